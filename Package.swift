@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// Swiftlet: a small virtual machine monitor for Linux/x86_64 on KVM.
+//
+// The dependency arrows point one way: swiftlet → SwiftletMachine → {SwiftletKVM,
+// SwiftletDevices, SwiftletBoot, SwiftletACPI} → SwiftletMemory, and only SwiftletKVM
+// sees CKVM. Devices and the loader never touch an ioctl.
+import PackageDescription
+
+let package = Package(
+    name: "Swiftlet",
+    products: [
+        .executable(name: "swiftlet", targets: ["swiftlet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // What Swift cannot do itself: ioctl (variadic) and kvm.h's request macros.
+        .target(name: "CKVM"),
+
+        // Decompressors for bzImage payloads, straight from the system's libraries.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        .target(name: "SwiftletMemory"),
+        .target(
+            name: "SwiftletBoot",
+            dependencies: ["SwiftletMemory", "CZlib", "CLZMA", "CLZ4", "CZstd"]),
+        .target(name: "SwiftletACPI"),
+        .target(name: "SwiftletDevices", dependencies: ["SwiftletMemory"]),
+        .target(name: "SwiftletKVM", dependencies: ["CKVM", "SwiftletMemory"]),
+        .target(
+            name: "SwiftletMachine",
+            dependencies: [
+                "SwiftletMemory", "SwiftletBoot", "SwiftletACPI", "SwiftletDevices", "SwiftletKVM",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "swiftlet",
+            dependencies: [
+                "SwiftletMachine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "SwiftletTestSupport", dependencies: ["SwiftletMemory", "SwiftletDevices"]),
+
+        .testTarget(name: "SwiftletMemoryTests", dependencies: ["SwiftletMemory"]),
+        .testTarget(name: "SwiftletBootTests", dependencies: ["SwiftletBoot", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletACPITests", dependencies: ["SwiftletACPI"]),
+        .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwiftletTestSupport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// SwiftletACPI: placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// SwiftletBoot: placeholder until its first file lands.

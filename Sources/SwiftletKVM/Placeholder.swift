@@ -1,0 +1,1 @@
+// SwiftletKVM: placeholder until its first file lands.

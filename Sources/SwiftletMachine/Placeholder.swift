@@ -1,0 +1,1 @@
+// SwiftletMachine: placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// SwiftletTestSupport: placeholder until its first file lands.
