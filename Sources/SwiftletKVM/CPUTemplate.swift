@@ -1,0 +1,65 @@
+/// The shape of the CPU a guest sees, as Firecracker's CPU templates shape it: a function
+/// from KVM's supported CPUID leaves to the leaves we hand the guest.
+public enum CPUTemplate: String, CaseIterable, Sendable {
+    /// Everything KVM supports.
+    case host
+    /// Hides what an instruction-emulating KVM (PVM) cannot execute in guest ring 0:
+    /// CMPXCHG16B, POPCNT, SMAP (CLAC/STAC), FSGSBASE and XSAVE with all that needs it.
+    /// On such a host Linux otherwise stops at its first use with an emulation failure.
+    case conservative
+
+    /// What `--help` says of each.
+    public var summary: String {
+        switch self {
+        case .host: "all that KVM supports"
+        case .conservative: "hides CMPXCHG16B, POPCNT, SMAP, FSGSBASE, XSAVE/AVX (default on PVM hosts)"
+        }
+    }
+
+    /// The template to use when the user names none.
+    public static func defaultTemplate(isPVM: Bool) -> CPUTemplate { isPVM ? .conservative : .host }
+
+    /// Feature bits the conservative template clears, per (leaf, subleaf, register).
+    static let conservativeMasks: [(function: UInt32, index: UInt32, register: CPUIDEntry.Register, bits: UInt32)] = [
+        // Leaf 1 ECX: FMA(12) CX16(13) POPCNT(23) XSAVE(26) OSXSAVE(27) AVX(28) F16C(29):
+        // FMA, AVX and F16C need XSAVE-managed state, so they go with it.
+        (1, 0, .ecx, 1 << 12 | 1 << 13 | 1 << 23 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29),
+        // Leaf 7 EBX: FSGSBASE(0) AVX2(5) AVX512F(16) AVX512DQ(17) SMAP(20) AVX512IFMA(21)
+        // AVX512PF(26) AVX512ER(27) AVX512CD(28) AVX512BW(30) AVX512VL(31).
+        (7, 0, .ebx, 1 << 0 | 1 << 5 | 1 << 16 | 1 << 17 | 1 << 20 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31),
+        // Leaf 7 ECX: AVX512_VBMI(1) AVX512_VBMI2(6) GFNI(8) VAES(9) VPCLMULQDQ(10)
+        // AVX512_VNNI(11) AVX512_BITALG(12) AVX512_VPOPCNTDQ(14): AVX-encoded or AVX-512.
+        (7, 0, .ecx, 1 << 1 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14),
+        // Leaf 7 subleaf 1 EAX: AVX_VNNI(4) AVX512_BF16(5).
+        (7, 1, .eax, 1 << 4 | 1 << 5),
+    ]
+
+    /// The guest's CPUID for vCPU `apicID` of `cpuCount`, from KVM's supported leaves.
+    public func apply(to supported: [CPUIDEntry], apicID: Int, cpuCount: Int) -> [CPUIDEntry] {
+        var entries = supported
+        if self == .conservative {
+            // Without XSAVE there is no XSAVE state to enumerate.
+            entries.removeAll { $0.function == 0xD }
+            for mask in Self.conservativeMasks {
+                for i in entries.indices where entries[i].function == mask.function && entries[i].index == mask.index {
+                    entries[i].clear(mask.register, mask.bits)
+                }
+            }
+        }
+        return CPUIDTopology(apicID: apicID, cpuCount: cpuCount).apply(to: entries)
+    }
+}
+
+extension CPUIDEntry {
+    /// Names one of the four output registers.
+    public enum Register: Sendable { case eax, ebx, ecx, edx }
+
+    mutating func clear(_ register: Register, _ bits: UInt32) {
+        switch register {
+        case .eax: eax &= ~bits
+        case .ebx: ebx &= ~bits
+        case .ecx: ecx &= ~bits
+        case .edx: edx &= ~bits
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// SwiftletKVM: placeholder until its first file lands.

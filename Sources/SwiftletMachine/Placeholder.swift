@@ -1,1 +1,0 @@
-// SwiftletMachine: placeholder until its first file lands.
