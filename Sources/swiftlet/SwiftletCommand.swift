@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import Logging
+import SwiftletKVM
+import SwiftletMachine
+
+struct SwiftletCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftlet",
+        abstract: "Run a Linux guest on KVM: the lguest Launcher's heir.",
+        discussion: """
+            The arguments after the kernel become its command line, joined by spaces.
+            Options may come before or after <mem-in-mb> and <kernel>.
+
+            Exit status: 0 the guest powered off; 1 swiftlet failed (bad kernel, KVM \
+            error, guest triple fault or emulation failure); 2 bad command line; 3 the \
+            guest panicked; 128+N ended by signal N (130 for SIGINT or three ^C within a \
+            second, 143 for SIGTERM, 129 for SIGHUP).
+
+            Environment: SWIFTLET_KVM_DEVICE names the KVM device (default /dev/kvm).
+            """)
+
+    @Flag(name: .long, help: "Trace setup, devices and unclaimed port accesses to stderr.")
+    var verbose = false
+
+    @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("Give the guest a network card on a tap: a host IPv4 address, or bridge:<name>.", valueName: "ip|bridge:br"))
+    var tunnet: [String] = []
+
+    @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("Give the guest a virtio disk backed by this file (repeatable).", valueName: "file"))
+    var block: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Load this initial ramdisk for the kernel.", valueName: "file"))
+    var initrd: String?
+
+    @Option(name: .long, help: ArgumentHelp("Number of vCPUs.", valueName: "n"))
+    var cpus: Int = 1
+
+    @Option(name: .customLong("cpu-template"),
+            help: ArgumentHelp(
+                "The guest's CPU: \(CPUTemplate.allCases.map { "\($0.rawValue) (\($0.summary))" }.joined(separator: "; ")).",
+                valueName: "name"))
+    var cpuTemplate: String?
+
+    @Argument(help: ArgumentHelp("Guest memory in MiB.", valueName: "mem-in-mb"))
+    var memory: String
+
+    @Argument(help: ArgumentHelp("The kernel: an ELF vmlinux or a bzImage.", valueName: "kernel"))
+    var kernel: String
+
+    @Argument(help: ArgumentHelp("The kernel's command line.", valueName: "kernel args"))
+    var kernelArguments: [String] = []
+
+    /// Turns the parsed options into a machine description, or one line saying why not.
+    func machineConfig() throws(UsageError) -> MachineConfig {
+        if !tunnet.isEmpty { throw UsageError("--tunnet: network devices are not available yet") }
+        if !block.isEmpty { throw UsageError("--block: block devices are not available yet") }
+        let template: CPUTemplate?
+        if let name = cpuTemplate {
+            guard let named = CPUTemplate(rawValue: name) else {
+                throw UsageError("--cpu-template: unknown template '\(name)' (choose \(CPUTemplate.allCases.map(\.rawValue).joined(separator: " or ")))")
+            }
+            template = named
+        } else {
+            template = nil
+        }
+        return MachineConfig(
+            memoryMiB: try MemorySize.parse(memory), cpus: cpus, kernelPath: kernel, initrdPath: initrd,
+            kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose)
+    }
+
+    /// Parses `arguments`, runs the guest, and returns swiftlet's exit status.
+    static func main(arguments: [String]) -> Int32 {
+        let command: SwiftletCommand
+        do {
+            command = try parseAsRoot(arguments) as? SwiftletCommand ?? SwiftletCommand.defaultForHelp()
+        } catch {
+            // --help and --version print and succeed; anything else is one line and status 2.
+            if exitCode(for: error) == .success {
+                exit(withError: error)
+            }
+            printError(message(for: error).split(separator: "\n").first.map(String.init) ?? "bad command line")
+            return ExitStatus.usage.rawValue
+        }
+        let config: MachineConfig
+        do {
+            config = try command.machineConfig()
+        } catch {
+            printError(error.description)
+            return ExitStatus.usage.rawValue
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = OneLineLogHandler(label: label)
+            handler.logLevel = config.verbose ? .trace : .notice
+            return handler
+        }
+        return Machine.run(config, logger: Logger(label: "swiftlet"))
+    }
+
+    static func defaultForHelp() -> SwiftletCommand {
+        // parseAsRoot only returns this type; the fallback keeps the compiler content.
+        SwiftletCommand(verbose: false, memory: "0", kernel: "")
+    }
+
+    init() {}
+    init(verbose: Bool, memory: String, kernel: String) {
+        self.verbose = verbose; self.memory = memory; self.kernel = kernel
+    }
+}
+
+/// A command-line mistake, as one line.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints "swiftlet: <line>" on stderr.
+func printError(_ line: String) {
+    var text = "swiftlet: " + line + "\n"
+    text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
