@@ -158,8 +158,11 @@ static void check_initrd(void)
 	if (rs < 0)
 		check("initrd-size", false, "expect_initrd_size is not a decimal number");
 	else if (rs > 0) {
-		check("initrd-placement", image != 0 && (image & 0xFFF) == 0,
-		      "initrd at %lx is not page-aligned", image);
+		if (image == 0)
+			check("initrd-placement", false, "no initrd (ramdisk_image is 0)");
+		else
+			check("initrd-placement", (image & 0xFFF) == 0,
+			      "initrd at %lx is not page-aligned", image);
 		check("initrd-size", size == want_size, "initrd is %lu bytes, expected %lu", size,
 		      want_size);
 	}
@@ -261,8 +264,10 @@ static void check_acpi(void)
 		check("dsdt", acpi_s5_slp_typ(dsdt) >= 0, "no _S5_ package");
 
 	u64 want = 1;
-	if (arg_number("expect_cpus", 10, &want) < 0)
+	if (arg_number("expect_cpus", 10, &want) < 0) {
 		check("madt-cpus", false, "expect_cpus is not a decimal number");
+		return;
+	}
 	u64 madt = acpi_find(rsdp, "APIC");
 	if (!madt) {
 		check("madt-cpus", false, "no APIC table");
