@@ -1,0 +1,109 @@
+import Logging
+import SwiftletACPI
+import SwiftletBoot
+import SwiftletDevices
+import SwiftletKVM
+import SwiftletMemory
+
+/// One boot of the guest, from empty memory to its end: a reset throws all of this away
+/// and builds it again, so nothing of a previous boot can leak into the next.
+final class GuestBoot {
+    let memory: GuestMemory
+    let vm: VirtualMachine
+    let vcpus: [VirtualCPU]
+    let ports: Bus
+    let mmio: Bus
+    let control: RunControl
+    let console: ConsoleInput
+    let logger: Logger
+
+    init(config: MachineConfig, kvm: KVMSystem, host: HostCPU, control: RunControl,
+         console: ConsoleInput, cmos: CMOSRTC, logger: Logger) throws {
+        self.control = control
+        self.console = console
+        self.logger = logger
+
+        // Memory: one mapping, RAM below the MMIO hole and the rest above 4 GiB.
+        memory = try GuestMemory(ranges: X86MemoryMap.ramRanges(size: config.memoryMiB << 20))
+        vm = try kvm.createVM()
+        try vm.createPlatformDevices()
+        try vm.map(memory)
+        for region in memory.regions {
+            logger.debug("RAM \(region.start)..0x\(String(region.end, radix: 16)) (\(region.size >> 20) MiB)")
+        }
+
+        // Legacy devices on the port bus; anything else a guest probes floats high.
+        ports = Bus(unclaimed: { [logger] port, size, value in
+            let what = value.map { "write 0x" + String($0, radix: 16) } ?? "read"
+            logger.trace("unclaimed port 0x\(String(port, radix: 16)) \(what) (\(size) bytes)")
+        })
+        mmio = Bus(unclaimed: { [logger] address, size, value in
+            let what = value.map { "write 0x" + String($0, radix: 16) } ?? "read"
+            logger.trace("unclaimed MMIO 0x\(String(address, radix: 16)) \(what) (\(size) bytes)")
+        })
+        let line = { [vm, control] (gsi: UInt32) in
+            KVMInterruptLine(vm: vm, gsi: gsi, onError: { control.finish(.failure($0.description)) })
+        }
+        let serial = Serial8250(interrupt: line(4), output: StandardOutput.write)
+        try ports.insert(serial, at: 0x3F8, size: 8, name: "8250 UART (COM1)")
+        try ports.insert(I8042(control: control, interrupt: line(1)), at: 0x60, size: 5, name: "i8042")
+        try ports.insert(cmos, at: 0x70, size: 2, name: "CMOS RTC")
+        try ports.insert(DebugPort(), at: 0x80, size: 1, name: "POST code port")
+        try ports.insert(ACPIPowerDevice(control: control), at: 0x600, size: 8, name: "ACPI power")
+        console.attach { serial.receive($0) }
+        logger.debug("devices: 8250 at 0x3f8 (IRQ 4), i8042 at 0x60/0x64, CMOS RTC at 0x70, POST port 0x80, ACPI power at 0x600")
+
+        // Firmware tables, then the kernel, initrd and command line.
+        let tables = try ACPITables(cpuCount: config.cpus).build(at: BootLayout.rsdp.value)
+        try memory.write(bytes: tables, at: BootLayout.rsdp)
+        let entry = try LinuxBootLoader.load(
+            kernelPath: config.kernelPath, initrdPath: config.initrdPath,
+            arguments: config.kernelArguments, memory: memory, rsdp: BootLayout.rsdp)
+        logger.debug("\(entry.summary)")
+
+        // vCPUs: every one gets its CPUID, MSRs, FPU and APIC lines; only the boot CPU gets
+        // registers, the others wait in KVM for the INIT/SIPI Linux sends them.
+        var vcpus: [VirtualCPU] = []
+        for id in 0..<config.cpus {
+            let vcpu = try vm.createVCPU(id: id)
+            try vcpu.setCPUID(host.template.apply(to: host.supportedCPUID, apicID: id, cpuCount: config.cpus))
+            try vcpu.setMSRs(host.bootMSRs)
+            try vcpu.resetFPU()
+            try vcpu.configureLocalAPICLines()
+            if id == 0 {
+                try vcpu.setEntryState(entry.state)
+                try vcpu.setRegisters(entry.registers)
+            }
+            vcpus.append(vcpu)
+        }
+        self.vcpus = vcpus
+    }
+
+    /// Runs every vCPU on its own thread until the run has an outcome, then stops them all
+    /// and returns it.
+    func run() -> RunOutcome {
+        let threads = vcpus.map { vcpu in
+            HostThread { [self] in
+                VCPURunner(vcpu: vcpu, memory: memory, ports: ports, mmio: mmio, control: control, logger: logger).run()
+            }
+        }
+        var running: [(VirtualCPU, HostThread)] = []
+        for (vcpu, thread) in zip(vcpus, threads) {
+            if thread.start() {
+                running.append((vcpu, thread))
+            } else {
+                control.finish(.failure("cannot start a thread for vCPU \(vcpu.id)"))
+            }
+        }
+        let outcome = control.wait()
+        // Stop every vCPU: immediate_exit catches one about to enter the guest, the signal
+        // one already inside it.
+        for (vcpu, thread) in running {
+            vcpu.requestExit()
+            thread.signal(HostSignals.kick)
+        }
+        for (_, thread) in running { thread.join() }
+        console.attach(nil)
+        return outcome
+    }
+}

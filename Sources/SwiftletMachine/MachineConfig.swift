@@ -1,0 +1,45 @@
+import SwiftletKVM
+
+/// Everything the user asked for: the seed's command line plus the modern options.
+public struct MachineConfig: Sendable {
+    /// Guest RAM in MiB (the seed's <mem-in-mb>).
+    public var memoryMiB: UInt64
+    /// Number of vCPUs.
+    public var cpus: Int
+    /// The kernel: an ELF vmlinux or a bzImage.
+    public var kernelPath: String
+    /// An initial ramdisk, placed at the top of low memory.
+    public var initrdPath: String?
+    /// The kernel's command line, one argument per element; joined by spaces.
+    public var kernelArguments: [String]
+    /// The CPU template; nil picks the default for this host.
+    public var cpuTemplate: CPUTemplate?
+    /// Trace devices, exits and setup to stderr.
+    public var verbose: Bool
+
+    public init(memoryMiB: UInt64, cpus: Int = 1, kernelPath: String, initrdPath: String? = nil,
+                kernelArguments: [String] = [], cpuTemplate: CPUTemplate? = nil, verbose: Bool = false) {
+        self.memoryMiB = memoryMiB
+        self.cpus = cpus
+        self.kernelPath = kernelPath
+        self.initrdPath = initrdPath
+        self.kernelArguments = kernelArguments
+        self.cpuTemplate = cpuTemplate
+        self.verbose = verbose
+    }
+}
+
+/// How swiftlet ends, as documented in --help and the README.
+public enum ExitStatus: Int32, Sendable {
+    /// The guest powered off.
+    case poweredOff = 0
+    /// Swiftlet itself failed: bad kernel, KVM refused, the guest triple-faulted...
+    case vmmError = 1
+    /// The command line was wrong.
+    case usage = 2
+    /// The guest kernel panicked (reported through pvpanic).
+    case guestPanic = 3
+
+    /// A signal (or three ^C) ended the run: 128 + the signal number, as a shell reports.
+    public static func killed(by signal: Int32) -> Int32 { 128 + signal }
+}
