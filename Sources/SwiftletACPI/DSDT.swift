@@ -1,0 +1,55 @@
+/// The Differentiated System Description Table: `\_S5_` for power-off and, under `\_SB`,
+/// the devices Linux cannot discover by itself.
+public enum DSDT {
+    /// DSDT revision 2: integers are 64 bits (§5.2.11.1).
+    public static let revision: UInt8 = 2
+
+    /// `Name(_S5_, Package() {5, 5, 0, 0})`: SLP_TYP 5 for the S5 (soft-off) state, which
+    /// `ACPIPowerDevice` recognises in the sleep control register.
+    public static let s5 = AML.name("_S5_", .package([5, 5, 0, 0] as [UInt64]))
+
+    /// The table: `\_S5_` at the root and `devices` inside `Scope(\_SB)`.
+    public static func table(devices: [AML]) -> ACPITable {
+        let terms = [s5, .scope("\\_SB_", devices)]
+        return ACPITable(signature: "DSDT", revision: revision, body: terms.flatMap(\.bytes))
+    }
+}
+
+/// AML for the devices of a PC that firmware must describe: each a `Device` with `_HID`,
+/// `_UID` and a `_CRS` of its ports and IRQ, as QEMU's SeaBIOS-era DSDT has them.
+public enum AMLDevices {
+    /// A 16550A UART (PNP0501).
+    public static func serial(name: String = "COM1", uid: UInt64 = 0, port: UInt16 = 0x3F8, irq: UInt8 = 4) -> AML {
+        .device(name, [
+            .name("_HID", .eisaID("PNP0501")),
+            .name("_UID", .integer(uid)),
+            .name("_CRS", .resourceTemplate([.ioPort(port, length: 8), .irqNoFlags([irq])])),
+        ])
+    }
+
+    /// The i8042 keyboard controller (PNP0303). Linux's i8042 driver finds it through PNP;
+    /// with no PS/2 mouse device (PNP0F13) described it leaves the aux port alone.
+    public static func keyboard(dataPort: UInt16 = 0x60, commandPort: UInt16 = 0x64, irq: UInt8 = 1) -> AML {
+        .device("PS2K", [
+            .name("_HID", .eisaID("PNP0303")),
+            .name("_UID", .integer(0)),
+            .name("_CRS", .resourceTemplate([
+                .ioPort(dataPort, length: 1), .ioPort(commandPort, length: 1), .irqNoFlags([irq]),
+            ])),
+        ])
+    }
+
+    /// The CMOS real-time clock (PNP0B00).
+    public static func rtc(port: UInt16 = 0x70, irq: UInt8 = 8) -> AML {
+        .device("RTC_", [
+            .name("_HID", .eisaID("PNP0B00")),
+            .name("_UID", .integer(0)),
+            .name("_CRS", .resourceTemplate([.ioPort(port, length: 2), .irqNoFlags([irq])])),
+        ])
+    }
+
+    /// COM1, the keyboard controller and the RTC at their PC addresses.
+    public static var legacyPC: [AML] {
+        [serial(), keyboard(), rtc()]
+    }
+}

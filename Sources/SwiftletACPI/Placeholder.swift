@@ -1,1 +1,0 @@
-// SwiftletACPI: placeholder until its first file lands.

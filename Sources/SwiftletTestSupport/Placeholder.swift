@@ -1,1 +1,0 @@
-// SwiftletTestSupport: placeholder until its first file lands.
