@@ -1,1 +1,0 @@
-// SwiftletBoot: placeholder until its first file lands.

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+@testable import SwiftletBoot
+
+@Suite struct SetupHeaderTests {
+    @Test func parsesACraftedHeader() throws {
+        let image = TestImages.bzImage(payload: [1, 2, 3, 4], setupSectors: 3, prefAddress: 0x100_0000, initSize: 0x123000)
+        let header = try SetupHeader(bzImage: image)
+        #expect(header.setupSectors == 3)
+        #expect(header.protectedModeOffset == 4 * 512)
+        #expect(header.bootFlag == 0xAA55)
+        #expect(header.version == 0x020F)
+        #expect(header.loadFlags == 0x01)
+        #expect(header.code32Start == 0x10_0000)
+        #expect(header.initrdAddressMax == 0x7FFF_FFFF)
+        #expect(header.kernelAlignment == 0x20_0000)
+        #expect(header.relocatableKernel)
+        #expect(header.xloadFlags == 0x03)
+        #expect(header.commandLineSize == 2048)
+        #expect(header.payloadOffset == 0x200)
+        #expect(header.payloadLength == 4)
+        #expect(header.preferredAddress == 0x100_0000)
+        #expect(header.initSize == 0x123000)
+        // 0x1f1 up to 0x202 + the jump's operand (0x6a), not a byte further.
+        #expect(header.rawBytes.count == 0x26C - 0x1F1)
+        #expect(Array(header.rawBytes[(0x202 - 0x1F1)..<(0x206 - 0x1F1)]) == Array("HdrS".utf8))
+    }
+
+    @Test func zeroSetupSectorsMeansFour() throws {
+        let header = try SetupHeader(bzImage: TestImages.bzImage(payload: [0], setupSectors: 0))
+        #expect(header.protectedModeOffset == 5 * 512)
+    }
+
+    @Test func refusesWhatCannotBeEnteredIn64BitMode() {
+        #expect(throws: KernelImageError.badBootFlag(0x1234)) {
+            try SetupHeader(bzImage: TestImages.bzImage(payload: [0], bootFlag: 0x1234))
+        }
+        #expect(throws: KernelImageError.protocolTooOld(0x020B)) {
+            try SetupHeader(bzImage: TestImages.bzImage(payload: [0], version: 0x020B))
+        }
+        #expect(throws: KernelImageError.no64BitEntry) {
+            try SetupHeader(bzImage: TestImages.bzImage(payload: [0], xloadflags: 0x02))
+        }
+        #expect(KernelImageError.protocolTooOld(0x0206).description.contains("2.06"))
+    }
+
+    @Test func refusesTruncatedAndForeignFiles() {
+        let image = TestImages.bzImage(payload: [0])
+        #expect(throws: KernelImageError.truncatedSetupHeader) { try SetupHeader(bzImage: Array(image.prefix(0x240))) }
+        #expect(throws: KernelImageError.notAKernel) { try SetupHeader(bzImage: Array("hello, world\n".utf8)) }
+        #expect(throws: KernelImageError.notAKernel) { try SetupHeader(bzImage: []) }
+        // A jump operand short of init_size leaves the header too short to use.
+        var short = image
+        short[0x201] = 0x20
+        #expect(throws: KernelImageError.truncatedSetupHeader) { try SetupHeader(bzImage: short) }
+    }
+
+    @Test func synthesizedHeaderForELF() {
+        let header = SetupHeader.synthesizedForELF()
+        #expect(header.bootFlag == 0xAA55)
+        #expect(header.version == 0x020F)
+        #expect(header.kernelAlignment == 0x100_0000)
+        #expect(header.commandLineSize == 2048)
+        #expect(header.initrdAddressMax == 0x37FF_FFFF)
+        #expect(Array(header.rawBytes[(0x202 - 0x1F1)..<(0x206 - 0x1F1)]) == Array("HdrS".utf8))
+    }
+
+    /// A real distribution kernel, if this machine has one; the only test that may skip.
+    @Test func parsesARealBzImageIfPresent() throws {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
+        let candidates = ["/boot", home + "/.cache/swiftlet"].flatMap { directory in
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                .filter { $0.hasPrefix("vmlinuz") || $0.hasPrefix("bzImage") }.map { directory + "/" + $0 }
+        }
+        guard let path = candidates.first, let data = FileManager.default.contents(atPath: path) else { return }
+        let header = try SetupHeader(bzImage: Array(data))
+        #expect(header.version >= 0x020C)
+        #expect(header.payloadLength > 0)
+        let image = try KernelImage(path: path)
+        #expect(image.entry >= 0x10_0000)
+    }
+}
