@@ -16,6 +16,17 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
         }
     }
 
+    /// Kernel arguments that make Linux itself ignore what the template hides, for hosts
+    /// where KVM_SET_CPUID2 cannot hide it. PVM answers CPUID from the hardware for every
+    /// bit KVM does not itself list as supported (measured: POPCNT, XSAVE, SMAP and
+    /// FSGSBASE stay visible whatever we set), so there the conservative template also
+    /// tells Linux: noxsave, and clearcpuid for POPCNT (4*32+23), FSGSBASE (9*32+0) and
+    /// SMAP (9*32+20). CMPXCHG16B is one of KVM's bits, and hidden by CPUID alone.
+    public func kernelArguments(onPVM isPVM: Bool) -> [String] {
+        guard self == .conservative, isPVM else { return [] }
+        return ["noxsave", "clearcpuid=151,288,308"]
+    }
+
     /// The template to use when the user names none.
     public static func defaultTemplate(isPVM: Bool) -> CPUTemplate { isPVM ? .conservative : .host }
 

@@ -15,11 +15,34 @@ final class ConsoleInput: Sendable {
     private let sink = Mutex<Sink?>(nil)
     private let control: RunControl
     private let interrupts = Mutex<[Double]>([])
+    // A pipe that wakes the pump when the console has room again or a new one attaches.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
 
-    init(control: RunControl) { self.control = control }
+    init(control: RunControl) {
+        self.control = control
+        var ends: [Int32] = [-1, -1]
+        _ = pipe(&ends)
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        _ = fcntl(ends[1], F_SETFL, O_NONBLOCK)
+        wakeRead = ends[0]
+        wakeWrite = ends[1]
+    }
+
+    deinit { close(wakeRead); close(wakeWrite) }
 
     /// Points input at a new console device (nil while no guest runs).
-    func attach(_ newSink: Sink?) { sink.withLock { $0 = newSink } }
+    func attach(_ newSink: Sink?) {
+        sink.withLock { $0 = newSink }
+        spaceAvailable()
+    }
+
+    /// The console drained some input: wake the pump if it is holding bytes back.
+    /// (Non-blocking: a full pipe already holds a wake.)
+    @Sendable func spaceAvailable() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
 
     /// Starts reading stdin on its own thread. EOF just stops the pump: a guest whose
     /// input is /dev/null runs on happily.
@@ -40,14 +63,17 @@ final class ConsoleInput: Sendable {
         }.start()
     }
 
-    /// Hands `pending` to the console, waiting while its FIFO is full. The guest drains
-    /// the FIFO at its own pace; we look again every few milliseconds rather than drop
-    /// keystrokes (the console has no "space available" notification to wait on).
+    /// Hands `pending` to the console, waiting while its FIFO is full or while no guest
+    /// is attached (input typed during a reset waits for the next boot): keystrokes are
+    /// held back, never dropped, and stdin is not read meanwhile.
     private func deliver(_ pending: inout [UInt8]) {
         while !pending.isEmpty {
-            let taken = sink.withLock { $0 }.map { $0(pending) } ?? pending.count
-            pending.removeFirst(min(taken, pending.count))
-            if !pending.isEmpty { usleep(5_000) }
+            let taken = sink.withLock { $0 }.map { $0(pending) } ?? 0
+            pending.removeFirst(min(max(taken, 0), pending.count))
+            if !pending.isEmpty {
+                var byte: UInt8 = 0
+                _ = read(wakeRead, &byte, 1)
+            }
         }
     }
 

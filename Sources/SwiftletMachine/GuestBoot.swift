@@ -44,12 +44,15 @@ final class GuestBoot {
         let line = { [vm, control] (gsi: UInt32) in
             KVMInterruptLine(vm: vm, gsi: gsi, onError: { control.finish(.failure($0.description)) })
         }
-        let serial = Serial8250(interrupt: line(4), output: StandardOutput.write)
+        let serial = Serial8250(interrupt: line(4), output: StandardOutput.write, inputSpace: console.spaceAvailable)
         try ports.insert(serial, at: 0x3F8, size: 8, name: "8250 UART (COM1)")
-        try ports.insert(I8042(control: control, interrupt: line(1)), at: 0x60, size: 5, name: "i8042")
+        try ports.insert(I8042(keyboardInterrupt: line(1), control: control), at: 0x60, size: 5, name: "i8042")
         try ports.insert(cmos, at: 0x70, size: 2, name: "CMOS RTC")
         try ports.insert(DebugPort(), at: 0x80, size: 1, name: "POST code port")
-        try ports.insert(ACPIPowerDevice(control: control), at: 0x600, size: 8, name: "ACPI power")
+        let power = ACPIPowerDevice(control: control, unsupportedSleep: { [logger] type in
+            logger.debug("guest asked for sleep type \(type); only S5 (power-off) is supported")
+        })
+        try ports.insert(power, at: 0x600, size: 8, name: "ACPI power")
         console.attach { serial.receive($0) }
         logger.debug("devices: 8250 at 0x3f8 (IRQ 4), i8042 at 0x60/0x64, CMOS RTC at 0x70, POST port 0x80, ACPI power at 0x600")
 
@@ -58,8 +61,8 @@ final class GuestBoot {
         try memory.write(bytes: tables, at: BootLayout.rsdp)
         let entry = try LinuxBootLoader.load(
             kernelPath: config.kernelPath, initrdPath: config.initrdPath,
-            arguments: config.kernelArguments, memory: memory, rsdp: BootLayout.rsdp)
-        logger.debug("\(entry.summary)")
+            arguments: host.extraKernelArguments + config.kernelArguments, memory: memory, rsdp: BootLayout.rsdp)
+        for line in entry.summary.description.split(separator: "\n") { logger.debug("\(line)") }
 
         // vCPUs: every one gets its CPUID, MSRs, FPU and APIC lines; only the boot CPU gets
         // registers, the others wait in KVM for the INIT/SIPI Linux sends them.
@@ -71,8 +74,13 @@ final class GuestBoot {
             try vcpu.resetFPU()
             try vcpu.configureLocalAPICLines()
             if id == 0 {
-                try vcpu.setEntryState(entry.state)
-                try vcpu.setRegisters(entry.registers)
+                try vcpu.setEntryState(EntryState(entry.system))
+                var registers = Registers()
+                registers.rip = entry.rip
+                registers.rsi = entry.rsi
+                registers.rsp = entry.rsp
+                registers.rflags = entry.rflags
+                try vcpu.setRegisters(registers)
             }
             vcpus.append(vcpu)
         }
@@ -83,9 +91,8 @@ final class GuestBoot {
     /// and returns it.
     func run() -> RunOutcome {
         let threads = vcpus.map { vcpu in
-            HostThread { [self] in
-                VCPURunner(vcpu: vcpu, memory: memory, ports: ports, mmio: mmio, control: control, logger: logger).run()
-            }
+            let runner = VCPURunner(vcpu: vcpu, memory: memory, ports: ports, mmio: mmio, control: control, logger: logger)
+            return HostThread { runner.run() }
         }
         var running: [(VirtualCPU, HostThread)] = []
         for (vcpu, thread) in zip(vcpus, threads) {
@@ -105,5 +112,23 @@ final class GuestBoot {
         for (_, thread) in running { thread.join() }
         console.attach(nil)
         return outcome
+    }
+}
+
+extension EntryState {
+    /// The loader's description of the 64-bit entry, in the KVM layer's terms.
+    init(_ state: LongModeState) {
+        self.init(
+            code: SwiftletKVM.Segment(state.cs), data: SwiftletKVM.Segment(state.ds), task: SwiftletKVM.Segment(state.tr),
+            gdtBase: state.gdtBase, gdtLimit: state.gdtLimit, idtBase: state.idtBase, idtLimit: state.idtLimit,
+            cr0: state.cr0, cr3: state.cr3, cr4: state.cr4, efer: state.efer)
+    }
+}
+
+extension SwiftletKVM.Segment {
+    init(_ segment: SwiftletBoot.Segment) {
+        self.init(
+            base: segment.base, limit: segment.limit, selector: segment.selector, type: segment.type,
+            present: segment.present, dpl: segment.dpl, db: segment.db, s: segment.s, l: segment.l, g: segment.g)
     }
 }

@@ -39,6 +39,10 @@ public enum Machine {
             return ExitStatus.vmmError.rawValue
         }
 
+        if !host.extraKernelArguments.isEmpty {
+            logger.info("PVM passes some CPUID bits through from the hardware: prepending \"\(host.extraKernelArguments.joined(separator: " "))\" to the kernel command line")
+        }
+
         HostSignals.install()
         let control = RunControl()
         let terminal = Terminal()
@@ -92,10 +96,13 @@ struct HostCPU: Sendable {
     let supportedCPUID: [CPUIDEntry]
     let bootMSRs: [(index: UInt32, value: UInt64)]
     let template: CPUTemplate
+    /// What the template needs Linux's command line to say (see CPUTemplate.kernelArguments).
+    let extraKernelArguments: [String]
 
     init(kvm: KVMSystem, template: CPUTemplate) throws(KVMError) {
         supportedCPUID = try kvm.supportedCPUID()
         bootMSRs = BootMSRs.values(supported: try kvm.msrIndexList())
         self.template = template
+        extraKernelArguments = template.kernelArguments(onPVM: KVMSystem.isPVM)
     }
 }

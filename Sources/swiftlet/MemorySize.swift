@@ -9,7 +9,8 @@ enum MemorySize {
             throw UsageError("memory size '\(text)' is not a whole number of MiB")
         }
         guard mib > 0 else { throw UsageError("memory size must be at least 1 MiB") }
-        let hostMiB = UInt64(sysconf(Int32(_SC_PHYS_PAGES))) * UInt64(sysconf(Int32(_SC_PAGESIZE))) >> 20
+        // (Swift binds >> tighter than *.)
+        let hostMiB = (UInt64(sysconf(Int32(_SC_PHYS_PAGES))) * UInt64(sysconf(Int32(_SC_PAGESIZE)))) >> 20
         guard mib <= hostMiB else {
             throw UsageError("memory size \(mib) MiB is more than this host's \(hostMiB) MiB")
         }

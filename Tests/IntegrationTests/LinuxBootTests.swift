@@ -29,7 +29,7 @@ import Testing
         let log = run.stdout
 
         #expect(!run.timedOut, "\(what): no result in 25 minutes; log tail: \(log.suffix(2000))")
-        #expect(log.contains("Command line: console=ttyS0 earlyprintk=serial swiftlet.test=\(what)"),
+        #expect(log.contains("Command line: ") && log.contains("console=ttyS0 earlyprintk=serial swiftlet.test=\(what)"),
                 "\(what): our command line is not in the kernel log")
         for table in ["RSDP", "XSDT", "FACP", "DSDT", "APIC"] {
             #expect(log.contains("ACPI: \(table) "), "\(what): ACPI table \(table) not found by the kernel")

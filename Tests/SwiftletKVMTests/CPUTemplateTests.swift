@@ -1,0 +1,60 @@
+import Testing
+@testable import SwiftletKVM
+
+@Suite struct CPUTemplateTests {
+    /// A host that has everything the conservative template hides.
+    let host: [CPUIDEntry] = [
+        CPUIDEntry(function: 0, eax: 0x1F),
+        CPUIDEntry(function: 1, ebx: 0x0A00_0800, ecx: 0xFFFF_FFFF, edx: 0xFFFF_FFFF),
+        CPUIDEntry(function: 7, index: 0, flags: 1, ebx: 0xFFFF_FFFF, ecx: 0xFFFF_FFFF),
+        CPUIDEntry(function: 7, index: 1, flags: 1, eax: 0xFFFF_FFFF),
+        CPUIDEntry(function: 0xB, index: 0, flags: 1), CPUIDEntry(function: 0xB, index: 1, flags: 1),
+        CPUIDEntry(function: 0xD, index: 0, flags: 1, eax: 7), CPUIDEntry(function: 0xD, index: 1, flags: 1, eax: 1),
+        CPUIDEntry(function: 0x4000_0000, eax: 0x4000_0001, ebx: 0x4B4D_564B),
+    ]
+
+    func leaf(_ entries: [CPUIDEntry], _ function: UInt32, _ index: UInt32 = 0) throws -> CPUIDEntry {
+        try #require(entries.first { $0.function == function && $0.index == index })
+    }
+
+    @Test func conservativeHidesWhatPVMCannotEmulate() throws {
+        let guest = CPUTemplate.conservative.apply(to: host, apicID: 0, cpuCount: 1)
+        let one = try leaf(guest, 1), seven = try leaf(guest, 7)
+        for bit in [13, 23, 26, 27, 28] { #expect(one.ecx & (1 << bit) == 0, "leaf 1 ECX bit \(bit)") }
+        for bit in [0, 5, 16, 20] { #expect(seven.ebx & (1 << bit) == 0, "leaf 7 EBX bit \(bit)") }
+        #expect(!guest.contains { $0.function == 0xD }, "XSAVE leaf 0xD should be gone")
+        #expect(one.ecx & (1 << 31) != 0, "hypervisor bit")
+        #expect(one.ecx & (1 << 0) != 0, "SSE3 should stay")
+    }
+
+    @Test func hostKeepsEverything() throws {
+        let guest = CPUTemplate.host.apply(to: host, apicID: 0, cpuCount: 1)
+        #expect(try leaf(guest, 1).ecx == 0xFFFF_FFFF)
+        #expect(try leaf(guest, 7).ebx == 0xFFFF_FFFF)
+        #expect(guest.contains { $0.function == 0xD })
+    }
+
+    @Test func eachVCPUKnowsItsAPICIDAndSiblings() throws {
+        let guest = CPUTemplate.host.apply(to: host, apicID: 3, cpuCount: 4)
+        let one = try leaf(guest, 1)
+        #expect(one.ebx >> 24 == 3)
+        #expect((one.ebx >> 16) & 0xFF == 4)
+        #expect(one.edx & (1 << 28) != 0, "HTT with several logical CPUs")
+        let smt = try leaf(guest, 0xB, 0), core = try leaf(guest, 0xB, 1)
+        #expect(smt.edx == 3 && core.edx == 3)
+        #expect(core.ebx == 4 && core.eax == 2)
+        #expect((core.ecx >> 8) & 0xFF == 2)
+        let single = CPUTemplate.host.apply(to: host, apicID: 0, cpuCount: 1)
+        #expect(try leaf(single, 1).edx & (1 << 28) == 0)
+    }
+
+    @Test func defaultIsConservativeOnPVM() {
+        #expect(CPUTemplate.defaultTemplate(isPVM: true) == .conservative)
+        #expect(CPUTemplate.defaultTemplate(isPVM: false) == .host)
+    }
+
+    @Test func bootMSRsAreOnlyThoseKVMLists() {
+        let values = BootMSRs.values(supported: [0x174, 0x10, 0x10A])
+        #expect(values.map(\.index) == [0x174, 0x10])
+    }
+}
