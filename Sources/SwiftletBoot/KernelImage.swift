@@ -138,14 +138,19 @@ public struct KernelImage: Sendable {
                 throw .badKernel(path: path, .segmentOutsideRAM(address: segment.address, size: segment.memorySize))
             }
         }
-        do {
-            for segment in segments {
-                try memory.write(bytes: segment.bytes, at: GuestAddress(segment.address))
-                let tail = UInt64(segment.bytes.count)
-                try memory.fill(0, at: GuestAddress(segment.address + tail), count: segment.memorySize - tail)
+        for segment in segments {
+            let start = GuestAddress(segment.address)
+            let fileSize = UInt64(segment.bytes.count)
+            do {
+                // One memcpy per segment: tens of MiB byte by byte would take seconds.
+                try segment.bytes.withUnsafeBytes { source in
+                    try memory.withBytes(at: start, count: fileSize) { target in target.copyMemory(from: source) }
+                }
+                try memory.fill(0, at: GuestAddress(segment.address + fileSize), count: segment.memorySize - fileSize)
+            } catch {
+                // Only GuestMemory throws here, and the checks above make even that moot.
+                throw .guestMemory(error as? GuestMemoryError ?? .outOfRange(start, count: segment.memorySize))
             }
-        } catch {
-            throw .guestMemory(error)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletMemory
 import Testing
 @testable import SwiftletBoot
 
@@ -65,18 +66,35 @@ import Testing
         #expect(Array(header.rawBytes[(0x202 - 0x1F1)..<(0x206 - 0x1F1)]) == Array("HdrS".utf8))
     }
 
-    /// A real distribution kernel, if this machine has one; the only test that may skip.
-    @Test func parsesARealBzImageIfPresent() throws {
+    /// A real kernel, if this machine has one (/boot, or anywhere under
+    /// ~/.cache/swiftlet); the only test that may skip, and it does so silently.
+    @Test func loadsARealBzImageIfPresent() throws {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
-        let candidates = ["/boot", home + "/.cache/swiftlet"].flatMap { directory in
-            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-                .filter { $0.hasPrefix("vmlinuz") || $0.hasPrefix("bzImage") }.map { directory + "/" + $0 }
+        let manager = FileManager.default
+        let found = ["/boot", home + "/.cache/swiftlet"].flatMap { directory in
+            (manager.subpathsOfDirectory(atPath: directory, orEmpty: ()))
+                .filter { ($0 as NSString).lastPathComponent.hasPrefix("vmlinuz") || $0.hasSuffix("bzImage") }
+                .map { directory + "/" + $0 }
         }
-        guard let path = candidates.first, let data = FileManager.default.contents(atPath: path) else { return }
+        guard let path = found.first, let data = manager.contents(atPath: path) else { return }
         let header = try SetupHeader(bzImage: Array(data))
         #expect(header.version >= 0x020C)
         #expect(header.payloadLength > 0)
-        let image = try KernelImage(path: path)
-        #expect(image.entry >= 0x10_0000)
+
+        let memory = try GuestMemory(ranges: X86MemoryMap.ramRanges(size: 512 << 20))
+        let entry = try LinuxBootLoader.load(
+            kernelPath: path, initrdPath: nil, arguments: ["console=ttyS0"], memory: memory)
+        if case .bzImage = entry.summary.kernelKind {
+            // A decompressed vmlinux enters at phys_startup_64, inside its first segment.
+            #expect(entry.rip >= 0x10_0000 && entry.summary.kernel.contains(entry.rip))
+        } else {
+            #expect(entry.rip == header.preferredAddress + 0x200)
+        }
+    }
+}
+
+extension FileManager {
+    fileprivate func subpathsOfDirectory(atPath path: String, orEmpty: ()) -> [String] {
+        (try? subpathsOfDirectory(atPath: path)) ?? []
     }
 }
