@@ -66,18 +66,18 @@ import Testing
         #expect(Array(header.rawBytes[(0x202 - 0x1F1)..<(0x206 - 0x1F1)]) == Array("HdrS".utf8))
     }
 
-    /// A real kernel, if this machine has one (/boot, or anywhere under
-    /// ~/.cache/swiftlet); the only test that may skip, and it does so silently.
+    /// A real kernel, if this machine has one (in /boot or ~/.cache/swiftlet, or one
+    /// directory down); the only test that may skip, and it does so silently.
     @Test func loadsARealBzImageIfPresent() throws {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
         let manager = FileManager.default
         let found = ["/boot", home + "/.cache/swiftlet"].flatMap { directory in
-            (manager.subpathsOfDirectory(atPath: directory, orEmpty: ()))
+            manager.entriesOneLevelDown(directory)
                 .filter { ($0 as NSString).lastPathComponent.hasPrefix("vmlinuz") || $0.hasSuffix("bzImage") }
                 .map { directory + "/" + $0 }
         }
-        guard let path = found.first, let data = manager.contents(atPath: path) else { return }
-        let header = try SetupHeader(bzImage: Array(data))
+        guard let path = found.first else { return }
+        let header = try SetupHeader(bzImage: try HostFile(path, role: .kernel).readAll(limit: 1 << 30))
         #expect(header.version >= 0x020C)
         #expect(header.payloadLength > 0)
 
@@ -94,7 +94,12 @@ import Testing
 }
 
 extension FileManager {
-    fileprivate func subpathsOfDirectory(atPath path: String, orEmpty: ()) -> [String] {
-        (try? subpathsOfDirectory(atPath: path)) ?? []
+    /// Names under `path` and under its immediate subdirectories; not deeper, since a
+    /// kernel source tree may be among them.
+    fileprivate func entriesOneLevelDown(_ path: String) -> [String] {
+        let top = (try? contentsOfDirectory(atPath: path)) ?? []
+        return top + top.flatMap { name in
+            ((try? contentsOfDirectory(atPath: path + "/" + name)) ?? []).map { name + "/" + $0 }
+        }
     }
 }
