@@ -83,7 +83,7 @@ import Testing
 
         let memory = try GuestMemory(ranges: X86MemoryMap.ramRanges(size: 512 << 20))
         let entry = try LinuxBootLoader.load(
-            kernelPath: path, initrdPath: nil, arguments: ["console=ttyS0"], memory: memory)
+            kernelPath: path, initrdPath: nil, arguments: ["console=ttyS0"], memory: memory, rsdp: nil)
         if case .bzImage = entry.summary.kernelKind {
             // A decompressed vmlinux enters at phys_startup_64, inside its first segment.
             #expect(entry.rip >= 0x10_0000 && entry.summary.kernel.contains(entry.rip))
