@@ -43,6 +43,10 @@ import Testing
             try SetupHeader(bzImage: TestImages.bzImage(payload: [0], xloadflags: 0x02))
         }
         #expect(KernelImageError.protocolTooOld(0x0206).description.contains("2.06"))
+        // An old kernel's header is shorter, but its age is what matters.
+        var old = TestImages.bzImage(payload: [0], version: 0x0204)
+        old[0x201] = 0x20
+        #expect(throws: KernelImageError.protocolTooOld(0x0204)) { try SetupHeader(bzImage: old) }
     }
 
     @Test func refusesTruncatedAndForeignFiles() {
