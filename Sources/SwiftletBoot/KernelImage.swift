@@ -103,11 +103,17 @@ public struct KernelImage: Sendable {
             }
         case .unsupported(let format):
             // The whole protected-mode part, loaded where the kernel prefers to run, with
-            // room for init_size: the decompressor works in place from there.
-            let address = header.preferredAddress != 0 ? header.preferredAddress : defaultLoadAddress
+            // room for init_size: the decompressor works in place from there. A preferred
+            // address that is absent or absurd gives way to 16 MiB, the x86-64 default,
+            // which satisfies any kernel_alignment a real kernel asks for.
             let image = bytes[Int(code)...]
-            let segment = Segment(
-                address: address, bytes: image, memorySize: max(UInt64(image.count), UInt64(header.initSize)))
+            let memorySize = max(UInt64(image.count), UInt64(header.initSize))
+            let preferred = header.preferredAddress
+            let sane = preferred >= BootLayout.highMemoryStart
+                && preferred.alignedDown(to: BootLayout.pageSize) == preferred
+                && preferred < X86MemoryMap.mmioHoleEnd
+            let address = sane ? preferred : defaultLoadAddress
+            let segment = Segment(address: address, bytes: image, memorySize: memorySize)
             return (.selfDecompressingBzImage(format), header, [segment], address + bzImage64BitEntryOffset)
         }
     }

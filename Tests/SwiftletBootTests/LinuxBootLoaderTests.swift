@@ -85,6 +85,11 @@ import Testing
         // The protected-mode code (after 4 sectors of setup) lands at the load address.
         #expect(try ram.readBytes(at: GuestAddress(0x100_0000), count: 0x204) == Array(image[2048..<(2048 + 0x204)]))
         #expect(entry.summary.kernel == 0x100_0000..<0x140_0000)  // room for init_size
+
+        // A hostile preferred address cannot wrap the arithmetic; it gives way to 16 MiB.
+        let wild = TestImages.bzImage(payload: payload, prefAddress: UInt64.max - 0xFFF)
+        let image2 = try KernelImage(path: "wild", bytes: wild)
+        #expect(image2.entry == 0x100_0200)
     }
 
     @Test func namesTheFileInEveryError() throws {
