@@ -103,11 +103,17 @@ public struct KernelImage: Sendable {
             }
         case .unsupported(let format):
             // The whole protected-mode part, loaded where the kernel prefers to run, with
-            // room for init_size: the decompressor works in place from there.
-            let address = header.preferredAddress != 0 ? header.preferredAddress : defaultLoadAddress
+            // room for init_size: the decompressor works in place from there. A preferred
+            // address that is absent or absurd gives way to 16 MiB, the x86-64 default,
+            // which satisfies any kernel_alignment a real kernel asks for.
             let image = bytes[Int(code)...]
-            let segment = Segment(
-                address: address, bytes: image, memorySize: max(UInt64(image.count), UInt64(header.initSize)))
+            let memorySize = max(UInt64(image.count), UInt64(header.initSize))
+            let preferred = header.preferredAddress
+            let sane = preferred >= BootLayout.highMemoryStart
+                && preferred.alignedDown(to: BootLayout.pageSize) == preferred
+                && preferred < X86MemoryMap.mmioHoleEnd
+            let address = sane ? preferred : defaultLoadAddress
+            let segment = Segment(address: address, bytes: image, memorySize: memorySize)
             return (.selfDecompressingBzImage(format), header, [segment], address + bzImage64BitEntryOffset)
         }
     }
@@ -138,14 +144,19 @@ public struct KernelImage: Sendable {
                 throw .badKernel(path: path, .segmentOutsideRAM(address: segment.address, size: segment.memorySize))
             }
         }
-        do {
-            for segment in segments {
-                try memory.write(bytes: segment.bytes, at: GuestAddress(segment.address))
-                let tail = UInt64(segment.bytes.count)
-                try memory.fill(0, at: GuestAddress(segment.address + tail), count: segment.memorySize - tail)
+        for segment in segments {
+            let start = GuestAddress(segment.address)
+            let fileSize = UInt64(segment.bytes.count)
+            do {
+                // One memcpy per segment: tens of MiB byte by byte would take seconds.
+                try segment.bytes.withUnsafeBytes { source in
+                    try memory.withBytes(at: start, count: fileSize) { target in target.copyMemory(from: source) }
+                }
+                try memory.fill(0, at: GuestAddress(segment.address + fileSize), count: segment.memorySize - fileSize)
+            } catch {
+                // Only GuestMemory throws here, and the checks above make even that moot.
+                throw .guestMemory(error as? GuestMemoryError ?? .outOfRange(start, count: segment.memorySize))
             }
-        } catch {
-            throw .guestMemory(error)
         }
     }
 }

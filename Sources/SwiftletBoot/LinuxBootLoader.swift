@@ -11,7 +11,7 @@ public enum LinuxBootLoader {
         initrdPath: String?,
         arguments: [String],
         memory: GuestMemory,
-        rsdp: GuestAddress? = BootLayout.rsdp,
+        rsdp: GuestAddress?,
         extraReserved: [(start: UInt64, size: UInt64)] = []
     ) throws(BootError) -> BootEntry {
         let kernel = try KernelImage(path: kernelPath)

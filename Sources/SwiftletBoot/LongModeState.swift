@@ -17,14 +17,14 @@ public struct LongModeState: Equatable, Sendable {
     public var cr4: UInt64
     public var efer: UInt64
 
-    public var cs: Segment
-    public var ds: Segment
-    public var es: Segment
-    public var fs: Segment
-    public var gs: Segment
-    public var ss: Segment
-    public var tr: Segment
-    public var ldt: Segment
+    public var cs: SegmentRegister
+    public var ds: SegmentRegister
+    public var es: SegmentRegister
+    public var fs: SegmentRegister
+    public var gs: SegmentRegister
+    public var ss: SegmentRegister
+    public var tr: SegmentRegister
+    public var ldt: SegmentRegister
 
     public var gdtBase: UInt64
     public var gdtLimit: UInt16
@@ -34,15 +34,15 @@ public struct LongModeState: Equatable, Sendable {
 
     /// Long mode with paging through `PageTables`, CS = 0x10, the rest 0x18, TR = 0x20.
     public static let entry: LongModeState = {
-        let data = Segment(selector: GDT.dataSelector, descriptor: GDT.data)
+        let data = SegmentRegister(selector: GDT.dataSelector, descriptor: GDT.data)
         return LongModeState(
             cr0: cr0PE | cr0MP | cr0ET | cr0NE | cr0WP | cr0PG,
             cr3: PageTables.root.value,
             cr4: cr4PAE,
             efer: eferLME | eferLMA,
-            cs: Segment(selector: GDT.codeSelector, descriptor: GDT.code64),
+            cs: SegmentRegister(selector: GDT.codeSelector, descriptor: GDT.code64),
             ds: data, es: data, fs: data, gs: data, ss: data,
-            tr: Segment(selector: GDT.taskSelector, descriptor: GDT.task64),
+            tr: SegmentRegister(selector: GDT.taskSelector, descriptor: GDT.task64),
             ldt: .unusableLDT,
             gdtBase: GDT.address.value, gdtLimit: GDT.limit,
             idtBase: 0, idtLimit: 0)

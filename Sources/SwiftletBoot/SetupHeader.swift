@@ -43,12 +43,17 @@ public struct SetupHeader: Equatable, Sendable {
         guard bytes.u32(at: 0x202) == 0x5372_6448, let jump = bytes.u8(at: 0x201) else {
             throw .notAKernel  // no "HdrS": not a bzImage at all
         }
+        // Flag and version first: an old kernel's header is short, and "too old" is the
+        // truer complaint than "truncated".
+        guard let flag = bytes.u16(at: 0x1FE), let version = bytes.u16(at: 0x206) else {
+            throw .truncatedSetupHeader
+        }
+        guard flag == 0xAA55 else { throw .badBootFlag(flag) }
+        guard version >= Self.minimumVersion else { throw .protocolTooOld(version) }
+
         let end = min(0x202 + Int(jump), Self.maximumEnd)
         guard end >= Self.minimumEnd, end <= bytes.count else { throw .truncatedSetupHeader }
         self.init(parsing: Array(bytes[Self.offset..<end]))
-
-        guard bootFlag == 0xAA55 else { throw .badBootFlag(bootFlag) }
-        guard version >= Self.minimumVersion else { throw .protocolTooOld(version) }
         guard xloadFlags & Self.xlfKernel64 != 0 else { throw .no64BitEntry }
     }
 

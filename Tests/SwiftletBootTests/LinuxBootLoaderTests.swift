@@ -19,7 +19,8 @@ import Testing
         let ram = try memory()
         try ram.fill(0xCC, at: GuestAddress(0x100_0000), count: 0x4000)  // stale .bss must be zeroed
         let entry = try LinuxBootLoader.load(
-            kernelPath: kernel.path, initrdPath: initrd.path, arguments: ["console=ttyS0", "panic=-1"], memory: ram)
+            kernelPath: kernel.path, initrdPath: initrd.path, arguments: ["console=ttyS0", "panic=-1"], memory: ram,
+            rsdp: BootLayout.rsdp)
 
         #expect(entry.rip == 0x100_0040)
         #expect(entry.rsi == 0x7000)
@@ -58,7 +59,7 @@ import Testing
         }
         let kernel = try TestImages.TemporaryFile(TestImages.bzImage(payload: payload, cmdlineSize: 10), name: "bzImage")
         let ram = try memory()
-        let entry = try LinuxBootLoader.load(kernelPath: kernel.path, initrdPath: nil, arguments: ["quiet"], memory: ram)
+        let entry = try LinuxBootLoader.load(kernelPath: kernel.path, initrdPath: nil, arguments: ["quiet"], memory: ram, rsdp: nil)
         #expect(entry.rip == 0x100_0040)
         #expect(entry.summary.kernelKind == .bzImage(format))
         #expect(try ram.readBytes(at: GuestAddress(0x100_0000), count: 200) == Self.text)
@@ -66,9 +67,10 @@ import Testing
         #expect(try ram.read(UInt16.self, at: GuestAddress(0x7000 + 0x236)) == 0x03)
         #expect(try ram.read(UInt32.self, at: GuestAddress(0x7000 + 0x238)) == 10)
         #expect(try ram.read(UInt32.self, at: GuestAddress(0x7000 + 0x218)) == 0)  // no initrd
+        #expect(try ram.read(UInt64.self, at: GuestAddress(0x7000 + 0x070)) == 0)  // no ACPI tables
 
         #expect(throws: BootError.commandLineTooLong(length: 11, limit: 10)) {
-            try LinuxBootLoader.load(kernelPath: kernel.path, initrdPath: nil, arguments: ["console=tty"], memory: ram)
+            try LinuxBootLoader.load(kernelPath: kernel.path, initrdPath: nil, arguments: ["console=tty"], memory: ram, rsdp: nil)
         }
     }
 
@@ -77,19 +79,24 @@ import Testing
         let image = TestImages.bzImage(payload: payload, prefAddress: 0x100_0000, initSize: 0x40_0000)
         let kernel = try TestImages.TemporaryFile(image, name: "bzImage-bzip2")
         let ram = try memory()
-        let entry = try LinuxBootLoader.load(kernelPath: kernel.path, initrdPath: nil, arguments: [], memory: ram)
+        let entry = try LinuxBootLoader.load(kernelPath: kernel.path, initrdPath: nil, arguments: [], memory: ram, rsdp: nil)
         #expect(entry.summary.kernelKind == .selfDecompressingBzImage(.bzip2))
         #expect(entry.rip == 0x100_0200)
         // The protected-mode code (after 4 sectors of setup) lands at the load address.
         #expect(try ram.readBytes(at: GuestAddress(0x100_0000), count: 0x204) == Array(image[2048..<(2048 + 0x204)]))
         #expect(entry.summary.kernel == 0x100_0000..<0x140_0000)  // room for init_size
+
+        // A hostile preferred address cannot wrap the arithmetic; it gives way to 16 MiB.
+        let wild = TestImages.bzImage(payload: payload, prefAddress: UInt64.max - 0xFFF)
+        let image2 = try KernelImage(path: "wild", bytes: wild)
+        #expect(image2.entry == 0x100_0200)
     }
 
     @Test func namesTheFileInEveryError() throws {
         let ram = try memory()
         func failure(_ kernel: String, initrd: String? = nil) -> String {
             do {
-                _ = try LinuxBootLoader.load(kernelPath: kernel, initrdPath: initrd, arguments: [], memory: ram)
+                _ = try LinuxBootLoader.load(kernelPath: kernel, initrdPath: initrd, arguments: [], memory: ram, rsdp: nil)
                 return "loaded"
             } catch {
                 return error.description

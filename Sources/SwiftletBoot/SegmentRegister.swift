@@ -1,7 +1,7 @@
 /// A segment register's hidden state, spelled out field by field so the KVM layer can fill
 /// a kvm_segment without knowing how a GDT descriptor packs them (Intel SDM vol. 3,
 /// 3.4.5 "Segment Descriptors").
-public struct Segment: Equatable, Sendable {
+public struct SegmentRegister: Equatable, Sendable {
     public var selector: UInt16
     public var base: UInt64
     /// The limit in bytes, already scaled by the granularity bit, as kvm_segment wants it.
@@ -40,8 +40,8 @@ public struct Segment: Equatable, Sendable {
     }
 
     /// A register that holds nothing: what the LDT register is at entry.
-    public static let unusableLDT: Segment = {
-        var segment = Segment(selector: 0, descriptor: 0)
+    public static let unusableLDT: SegmentRegister = {
+        var segment = SegmentRegister(selector: 0, descriptor: 0)
         segment.type = 0x2  // LDT, so the VM-entry checks are satisfied even unused
         segment.unusable = true
         return segment
