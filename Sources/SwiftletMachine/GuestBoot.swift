@@ -119,14 +119,14 @@ extension EntryState {
     /// The loader's description of the 64-bit entry, in the KVM layer's terms.
     init(_ state: LongModeState) {
         self.init(
-            code: SwiftletKVM.Segment(state.cs), data: SwiftletKVM.Segment(state.ds), task: SwiftletKVM.Segment(state.tr),
+            code: Segment(state.cs), data: Segment(state.ds), task: Segment(state.tr),
             gdtBase: state.gdtBase, gdtLimit: state.gdtLimit, idtBase: state.idtBase, idtLimit: state.idtLimit,
             cr0: state.cr0, cr3: state.cr3, cr4: state.cr4, efer: state.efer)
     }
 }
 
-extension SwiftletKVM.Segment {
-    init(_ segment: SwiftletBoot.Segment) {
+extension Segment {
+    init(_ segment: SegmentRegister) {
         self.init(
             base: segment.base, limit: segment.limit, selector: segment.selector, type: segment.type,
             present: segment.present, dpl: segment.dpl, db: segment.db, s: segment.s, l: segment.l, g: segment.g)

@@ -17,6 +17,13 @@ enum HostSignals {
         for signal in stopping { sigaddset(&set, signal) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
+        // The kick must get through even if whoever started us left it blocked (a
+        // blocked mask is inherited across exec).
+        var kickSet = sigset_t()
+        sigemptyset(&kickSet)
+        sigaddset(&kickSet, kick)
+        pthread_sigmask(SIG_UNBLOCK, &kickSet, nil)
+
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in }
         sigemptyset(&action.sa_mask)

@@ -76,7 +76,13 @@ struct SwiftletCommand: ParsableCommand {
     static func main(arguments: [String]) -> Int32 {
         let command: SwiftletCommand
         do {
-            command = try parseAsRoot(arguments) as? SwiftletCommand ?? SwiftletCommand.defaultForHelp()
+            var parsed = try parseAsRoot(arguments)
+            guard let ours = parsed as? SwiftletCommand else {
+                // ArgumentParser's own help command: let it print and succeed.
+                try parsed.run()
+                return ExitStatus.poweredOff.rawValue
+            }
+            command = ours
         } catch {
             // --help and --version print and succeed; anything else is one line and status 2.
             if exitCode(for: error) == .success {
@@ -100,15 +106,6 @@ struct SwiftletCommand: ParsableCommand {
         return Machine.run(config, logger: Logger(label: "swiftlet"))
     }
 
-    static func defaultForHelp() -> SwiftletCommand {
-        // parseAsRoot only returns this type; the fallback keeps the compiler content.
-        SwiftletCommand(verbose: false, memory: "0", kernel: "")
-    }
-
-    init() {}
-    init(verbose: Bool, memory: String, kernel: String) {
-        self.verbose = verbose; self.memory = memory; self.kernel = kernel
-    }
 }
 
 /// A command-line mistake, as one line.
