@@ -87,4 +87,20 @@ import SwiftletTestSupport
         #expect(gathered == [2, 3, 4, 5, 6, 7, 8])
         #expect(reader.remaining == 0)
     }
+
+    @Test func ioVectorsStartingOnABufferBoundaryHaveNoEmptyPiece() throws {
+        let f = try F()
+        let chain = try scatteredRequest(f)
+        var reader = ChainReader(memory: f.memory, chain: chain)
+        #expect(try reader.readBytes(count: 3) == [0, 1, 2])  // exactly the first buffer
+        try reader.withIOVectors(count: 6) { pieces in
+            #expect(pieces.map(\.count) == [1, 5])
+            #expect(pieces.first?.first == 3)
+            return 1
+        }
+        try reader.withIOVectors(count: 5) { pieces in
+            #expect(pieces.map(\.count) == [5])
+            return 0
+        }
+    }
 }

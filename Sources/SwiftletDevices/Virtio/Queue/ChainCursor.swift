@@ -25,8 +25,9 @@ struct ChainCursor: Sendable {
         while left > 0, index < buffers.count {
             let buffer = buffers[index]
             let piece = min(UInt64(buffer.length - start), left)
-            // In range: the walker checked address + length fits in RAM.
-            result.append((GuestAddress(buffer.address.value &+ UInt64(start)), piece))
+            // In range: the walker checked address + length fits in RAM (and GuestMemory
+            // checks again). Empty pieces are skipped: they need not be RAM at all.
+            if piece > 0 { result.append((GuestAddress(buffer.address.value &+ UInt64(start)), piece)) }
             left -= piece
             index += 1
             start = 0
