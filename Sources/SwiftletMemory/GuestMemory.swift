@@ -108,3 +108,20 @@ public final class GuestMemory: @unchecked Sendable {
         try body(try buffer(at: address, count: count))
     }
 }
+
+extension GuestMemory {
+    /// Lends several checked guest ranges at once, in order, for scatter-gather I/O
+    /// (readv, writev, preadv) straight into or out of guest memory. Every range is checked
+    /// before `body` runs, so it sees all of them or none. The buffers must not escape.
+    public func withBytes<R>(
+        ranges: [(address: GuestAddress, count: UInt64)],
+        _ body: ([UnsafeMutableRawBufferPointer]) throws -> R
+    ) throws -> R {
+        var buffers: [UnsafeMutableRawBufferPointer] = []
+        buffers.reserveCapacity(ranges.count)
+        for range in ranges {
+            buffers.append(try buffer(at: range.address, count: range.count))
+        }
+        return try body(buffers)
+    }
+}
