@@ -2,7 +2,7 @@
 // Swiftlet: a small virtual machine monitor for Linux/x86_64 on KVM.
 //
 // The dependency arrows point one way: swiftlet → SwiftletMachine → {SwiftletKVM,
-// SwiftletDevices, SwiftletBoot, SwiftletACPI} → SwiftletMemory, and only SwiftletKVM
+// SwiftletDevices, SwiftletBoot, SwiftletACPI} → SwiftletMemory; SwiftletKVM → SwiftletHost, and only SwiftletKVM
 // sees CKVM. Devices and the loader never touch an ioctl.
 import PackageDescription
 
@@ -18,6 +18,8 @@ let package = Package(
     targets: [
         // What Swift cannot do itself: ioctl (variadic) and kvm.h's request macros.
         .target(name: "CKVM"),
+        // epoll and eventfd, which Swift's Glibc module does not export.
+        .target(name: "CSystem"),
 
         // Decompressors for bzImage payloads, straight from the system's libraries.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -26,16 +28,18 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
         .target(name: "SwiftletMemory"),
+        // Host primitives: eventfds and the epoll event loop that serves devices.
+        .target(name: "SwiftletHost", dependencies: ["CSystem"]),
         .target(
             name: "SwiftletBoot",
             dependencies: ["SwiftletMemory", "CZlib", "CLZMA", "CLZ4", "CZstd"]),
         .target(name: "SwiftletACPI"),
         .target(name: "SwiftletDevices", dependencies: ["SwiftletMemory"]),
-        .target(name: "SwiftletKVM", dependencies: ["CKVM", "SwiftletMemory"]),
+        .target(name: "SwiftletKVM", dependencies: ["CKVM", "SwiftletMemory", "SwiftletHost"]),
         .target(
             name: "SwiftletMachine",
             dependencies: [
-                "SwiftletMemory", "SwiftletBoot", "SwiftletACPI", "SwiftletDevices", "SwiftletKVM",
+                "SwiftletMemory", "SwiftletHost", "SwiftletBoot", "SwiftletACPI", "SwiftletDevices", "SwiftletKVM",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -52,6 +56,7 @@ let package = Package(
         .testTarget(name: "SwiftletACPITests", dependencies: ["SwiftletACPI"]),
         .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
+        .testTarget(name: "SwiftletHostTests", dependencies: ["SwiftletHost"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftletTestSupport"]),
     ]
 )

@@ -39,6 +39,7 @@ static const unsigned long CKVM_IOEVENTFD = KVM_IOEVENTFD;
 static const unsigned long CKVM_SET_GSI_ROUTING = KVM_SET_GSI_ROUTING;
 static const unsigned long CKVM_SIGNAL_MSI = KVM_SIGNAL_MSI;
 static const unsigned long CKVM_ENABLE_CAP = KVM_ENABLE_CAP;
+static const unsigned int CKVM_IOEVENTFD_FLAG_DEASSIGN = KVM_IOEVENTFD_FLAG_DEASSIGN;
 
 // vCPU
 static const unsigned long CKVM_RUN = KVM_RUN;
