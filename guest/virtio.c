@@ -48,13 +48,13 @@
 /*
  * Ring memory for every queue one boot sets up (console 2, blk 1, rng 1),
  * in .bss.  Alignment (2.7, table "Virtqueue Part Alignment"): descriptor
- * table 16, driver area 2, device area 4; a page each keeps it obvious.
+ * table 16, driver area 2, device area 4.
  */
 struct ring_mem {
 	struct vring_desc desc[VQ_MAX];
 	u16 avail[3 + VQ_MAX];
 	u32 used[2 + 2 * VQ_MAX];	/* u32s so it is 4-aligned */
-} __attribute__((aligned(4096)));
+} __attribute__((aligned(64)));
 static struct ring_mem rings[4];
 static unsigned rings_used;
 

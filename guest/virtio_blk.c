@@ -72,8 +72,12 @@ static u64 pattern_mismatch(u64 off, const u64 *buf, u32 len)
 {
 	for (u32 k = 0; k < len / 8; k++) {
 		u64 diff = buf[k] ^ pattern_word(off + 8 * k);
-		if (diff)
-			return off + 8 * k + (u64)(__builtin_ctzll(diff) / 8);
+		if (!diff)
+			continue;
+		unsigned b = 0;	/* lowest differing byte; little-endian */
+		while (!((diff >> (8 * b)) & 0xFF))
+			b++;
+		return off + 8 * k + b;
 	}
 	return ~0ull;
 }

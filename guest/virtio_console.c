@@ -91,7 +91,9 @@ void virtio_console_test(void)
 	for (u16 i = 0; i < RX_BUFS; i++)
 		post_rx(&d.vq[RECEIVEQ], i);
 	test_tx(&d);
-	test_rx(&d);
+	/* console_rx=0 for a host that has nothing to say. */
+	if (!arg_is("console_rx", "0"))
+		test_rx(&d);
 	virtio_reset(&d);
 }
 
