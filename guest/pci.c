@@ -176,8 +176,9 @@ u64 pci_bar(u16 devfn, unsigned bar, const char **err)
 		mask |= 0xFFFFFFFF00000000ull;
 	}
 	u64 size = ~mask + 1;
-	if (mask == 0xFFFFFFFF00000000ull || (size & (size - 1))) {
-		*err = "BAR size mask is not a power of two";
+	if (mask == 0xFFFFFFFF00000000ull || mask == 0 || (size & (size - 1))) {
+		*err = mask == 0xFFFFFFFF00000000ull || mask == 0 ? "BAR not implemented"
+								  : "BAR size is not a power of two";
 		pci_write(devfn, PCI_COMMAND, 2, cmd);
 		return 0;
 	}
@@ -197,9 +198,20 @@ u64 pci_bar(u16 devfn, unsigned bar, const char **err)
 	return addr;
 }
 
-/* Memory decoding for the BARs, bus mastering for the device's DMA. */
+/* Memory decoding for the BARs, bus mastering for the device's DMA.  Every
+ * memory BAR gets an address first, not just those we use: one left at 0
+ * would decode over RAM at 0 (QEMU's microvm leaves the MSI-X BAR so). */
 void pci_enable(u16 devfn)
 {
+	for (unsigned bar = 0; bar < 6; bar++) {
+		u32 lo = pci_read(devfn, (u16)(PCI_BAR0 + 4 * bar), 4);
+		if (lo & PCI_BAR_IO)
+			continue;
+		const char *err;
+		pci_bar(devfn, bar, &err);	/* unimplemented ones stay 0 */
+		if ((lo & 0x6) == PCI_BAR_64)
+			bar++;
+	}
 	u16 cmd = (u16)pci_read(devfn, PCI_COMMAND, 2);
 	pci_write(devfn, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 }
