@@ -140,6 +140,66 @@ void settle(void)
 		cpu_relax();
 }
 
+/* ---- check results ---- */
+
+static unsigned checks, failed;
+
+/* Prints `ok <name>` or `FAIL <name>: <detail>`; returns ok so a caller
+ * can stop at the first failure of a sequence. */
+bool check(const char *name, bool ok, const char *fmt, ...)
+{
+	checks++;
+	if (ok) {
+		print("ok %s\n", name);
+		return true;
+	}
+	failed++;
+	print("FAIL %s: ", name);
+	va_list ap;
+	va_start(ap, fmt);
+	vprint(fmt, ap);
+	va_end(ap);
+	print("\n");
+	return false;
+}
+
+void finish(void)
+{
+	print("testguest: %u checks, %u failed\n", checks, failed);
+	power_off();
+}
+
+/* ---- time ---- */
+
+/*
+ * Waits for a device are bounded in time, not in loop iterations: the
+ * same loop runs ~1000 times slower in KVM's instruction emulator (PVM)
+ * than under QEMU TCG, so no single iteration count is both generous on
+ * one and prompt on the other.  We do not know the TSC's frequency, so we
+ * assume the fastest plausible one (4 GHz): a slower TSC only lengthens a
+ * wait.  The iteration cap is a backstop for a TSC that does not tick.
+ */
+#define TSC_TICKS_PER_MS 4000000ULL
+
+static inline u64 rdtsc(void)
+{
+	u32 lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (u64)hi << 32 | lo;
+}
+
+void deadline_start(struct deadline *d, u32 ms)
+{
+	d->end = rdtsc() + ms * TSC_TICKS_PER_MS;
+	d->spins = 0;
+}
+
+bool deadline_passed(struct deadline *d)
+{
+	cpu_relax();
+	return rdtsc() > d->end || ++d->spins > (1ULL << 34);
+}
+
 /* ---- command line ---- */
 
 static const char *cmdline;	/* set by args_init before any use */
@@ -177,12 +237,39 @@ bool arg_is(const char *key, const char *value)
 	return v && len == strlen(value) && memcmp(v, value, len) == 0;
 }
 
+/* True when the comma-separated list value of key names item. */
+bool arg_lists(const char *key, const char *item)
+{
+	size_t len, ilen = strlen(item);
+	const char *v = arg_get(key, &len);
+	if (!v)
+		return false;
+	const char *end = v + len;
+	while (v < end) {
+		const char *p = v;
+		while (p < end && *p != ',')
+			p++;
+		if ((size_t)(p - v) == ilen && memcmp(v, item, ilen) == 0)
+			return true;
+		v = p + 1;
+	}
+	return false;
+}
+
 int arg_number(const char *key, unsigned base, u64 *out)
 {
 	size_t len;
 	const char *v = arg_get(key, &len);
 	if (!v)
 		return 0;
+	/* Base 16 takes an optional 0x; base 0 means 16 with it, else 10. */
+	if ((base == 16 || base == 0) && len > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+		v += 2;
+		len -= 2;
+		base = 16;
+	} else if (base == 0) {
+		base = 10;
+	}
 	if (len == 0 || len > (base == 16 ? 16 : 19))	/* no overflow */
 		return -1;
 	u64 n = 0;

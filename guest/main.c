@@ -72,6 +72,14 @@ void guest_main(u64 bp, u64 si)
 		mode_bad_insn();
 	else if (arg_is("mode", "hang"))
 		mode_hang();
+	else if (arg_is("mode", "virtio-console"))
+		mode_virtio_console();
+	else if (arg_is("mode", "virtio-blk"))
+		mode_virtio_blk();
+	else if (arg_is("mode", "virtio-rng"))
+		mode_virtio_rng();
+	else if (arg_is("mode", "virtio-all"))
+		mode_virtio_all();
 	print("testguest: unknown mode\n");
 	power_off();
 }

@@ -1,0 +1,79 @@
+/*
+ * A polling virtio 1.2 driver over PCI (modern devices only): the
+ * transport (virtio.c) and what the device files share.
+ */
+#ifndef VIRTIO_H
+#define VIRTIO_H
+
+#include "guest.h"
+
+/* Virtio device IDs (virtio 1.2, 5); the PCI device ID is 0x1040 + id. */
+#define VIRTIO_ID_BLOCK		2
+#define VIRTIO_ID_CONSOLE	3
+#define VIRTIO_ID_RNG		4
+
+#define VIRTIO_F_VERSION_1	(1ull << 32)
+
+/* Split virtqueue (2.7), little-endian like the guest. */
+struct vring_desc {
+	u64 addr;
+	u32 len;
+	u16 flags;
+	u16 next;
+};
+#define VRING_DESC_F_NEXT	1
+#define VRING_DESC_F_WRITE	2	/* device writes, rather than reads, the buffer */
+
+struct vring_used_elem {
+	u32 id;
+	u32 len;
+};
+
+/* Our queues never have more entries than this (a device may offer more). */
+#define VQ_MAX 16
+
+struct virtq {
+	u16 index, size;
+	u16 avail_idx;	/* our next avail->idx */
+	u16 last_used;	/* used->idx we have consumed up to */
+	struct vring_desc *desc;
+	volatile u16 *avail;	/* flags, idx, ring[size], used_event */
+	volatile u16 *used;	/* flags, idx, then vring_used_elem[size] */
+	u64 notify;		/* where the queue index is written to kick it */
+};
+
+struct virtio_dev {
+	const char *name;	/* "console", "blk", "rng": line and check prefix */
+	u16 devfn;
+	u64 common, device, notify;	/* mapped structures (4.1.4) */
+	u32 device_len, notify_len, notify_mult;
+	u64 offered, features;		/* device features, negotiated ones */
+	struct virtq vq[2];
+};
+
+/* One buffer of a chain, in guest-physical (== our virtual) memory. */
+struct vseg {
+	const void *addr;
+	u32 len;
+	bool device_writes;
+};
+
+bool virtio_present(u16 id);
+bool virtio_init(struct virtio_dev *d, u16 id, u64 want, unsigned queues);
+void virtio_reset(struct virtio_dev *d);
+u32 virtio_config32(struct virtio_dev *d, u32 off);
+u8 virtio_config_generation(struct virtio_dev *d);
+void vq_submit(struct virtq *q, u16 head, const struct vseg *segs, unsigned n);
+bool vq_reap(struct virtq *q, u32 *id, u32 *len);
+const char *vq_wait(struct virtq *q, u32 ms, u32 *id, u32 *len);
+
+/* How long a request may take (ms, see struct deadline): generous for a
+ * device model that is itself emulated or stopped in a debugger. */
+#define VIRTIO_REQUEST_MS 10000
+
+/* Device tests; each is one part of mode=virtio-all. */
+void virtio_console_test(void);
+void virtio_blk_test(void);
+void virtio_rng_test(void);
+
+#endif
