@@ -65,14 +65,22 @@ check_fragment() {
     fi
 }
 
+# kernel_dir test|qemu: where that variant's kernel for the current inputs
+# lives (or would): named by a hash of the fragment, this recipe and the
+# linux-source package version.
+kernel_dir() {
+    printf '%s/%s-kernel-%s\n' "$CACHE" "$1" \
+        "$(key "$KERNEL_FRAGMENT" "$IMAGES_LIB/common.sh" "$IMAGES_LIB/kernel.sh" -- \
+            "$(pkg_version "$LINUX_PKG")" "$1")"
+}
+
 # build_kernel test|qemu -> $CACHE/<variant>-kernel-<key>/{vmlinux,bzImage,config}
 # and the stable symlink $CACHE/<variant>-kernel.
 build_kernel() {
-    local variant=$1 version k out src build tmp
+    local variant=$1 version out src build tmp
     ensure_pkgs "$LINUX_PKG" bc bison flex libelf-dev libssl-dev build-essential
     version=$(pkg_version "$LINUX_PKG")
-    k=$(key "$KERNEL_FRAGMENT" "$IMAGES_LIB/common.sh" "$IMAGES_LIB/kernel.sh" -- "$version" "$variant")
-    out=$CACHE/$variant-kernel-$k
+    out=$(kernel_dir "$variant")
     if [[ -f $out/vmlinux && -f $out/bzImage ]]; then
         link "$variant-kernel" "$(basename "$out")"
         say "$variant kernel up to date ($out)"
