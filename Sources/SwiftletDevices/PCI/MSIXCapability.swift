@@ -209,4 +209,11 @@ public struct MSIXEntry: Sendable, Equatable {
     /// Disabled, function-masked or vector-masked: nothing may be delivered.
     public var masked: Bool
     public var pending: Bool
+
+    public init(address: UInt64, data: UInt32, masked: Bool, pending: Bool) {
+        self.address = address
+        self.data = data
+        self.masked = masked
+        self.pending = pending
+    }
 }
