@@ -1,0 +1,35 @@
+/// Why a virtio PCI device could not be built, or why it set DEVICE_NEEDS_RESET.
+public enum VirtioTransportError: Error, Equatable, Sendable, CustomStringConvertible {
+    // Building (machine-builder mistakes).
+    case tooManyQueues(Int)
+    case queueMaxSizeInvalid(queue: Int, size: UInt16)
+    case configuration(PCIConfigurationError)
+
+    // The driver's mistakes: each makes the device set DEVICE_NEEDS_RESET.
+    case queueSizeInvalid(queue: Int, size: UInt16, max: UInt16)
+    case queue(Int, VirtqueueError)
+    case driverOKWithoutFeaturesOK
+    case activationFailed(String)
+    case deviceError
+
+    public var description: String {
+        switch self {
+        case .tooManyQueues(let count):
+            return "virtio device with \(count) queues: at most 255 fit the MSI-X table"
+        case .queueMaxSizeInvalid(let queue, let size):
+            return "virtio queue \(queue) maximum size \(size) is not a power of two in 1...32768"
+        case .configuration(let error):
+            return "virtio PCI configuration space: \(error)"
+        case .queueSizeInvalid(let queue, let size, let max):
+            return "virtio queue \(queue): driver chose size \(size), not a power of two in 1...\(max)"
+        case .queue(let queue, let error):
+            return "virtio queue \(queue): \(error)"
+        case .driverOKWithoutFeaturesOK:
+            return "virtio driver set DRIVER_OK before FEATURES_OK was accepted"
+        case .activationFailed(let reason):
+            return "virtio device failed to start: \(reason)"
+        case .deviceError:
+            return "virtio device reported an unrecoverable error"
+        }
+    }
+}
