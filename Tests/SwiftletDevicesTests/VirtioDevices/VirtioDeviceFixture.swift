@@ -96,3 +96,10 @@ final class OutputRecorder: Sendable {
     var recorded: [UInt8] { bytes.withLock { $0 } }
     var callCount: Int { calls.withLock { $0 } }
 }
+
+/// Counts calls of a callback.
+final class CallCounter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
