@@ -24,6 +24,18 @@ import SwiftletTestSupport
         #expect(h.file.size == 8 * 512)
     }
 
+    @Test func discardDeallocatesWhereTheFileSystemCan() throws {
+        // 64 KiB of data; discarding the second half should punch a hole (ext4, xfs,
+        // tmpfs and btrfs all can), so the file occupies fewer blocks.
+        let h = try H(bytes: [UInt8](repeating: 0x5A, count: 128 * 512))
+        #expect(h.device.canDeallocate)
+        try #require(try h.request(type: P.typeFlush, sector: 0).status == P.statusOK)
+        let before = h.file.allocatedBlocks
+        #expect(try h.zeroRequest(type: P.typeDiscard, [(64, 64, 0)]).status == P.statusOK)
+        #expect(h.file.allocatedBlocks < before)
+        #expect(h.file.size == 128 * 512)
+    }
+
     @Test func writeZeroesZeroesWithAndWithoutUnmap() throws {
         let h = try H(bytes: Self.full)
         #expect(try h.zeroRequest(type: P.typeWriteZeroes, [(0, 1, 0)]).status == P.statusOK)

@@ -71,6 +71,12 @@ final class TemporaryFile {
         return result
     }
 
+    /// 512-byte blocks the file occupies on disk (st_blocks).
+    var allocatedBlocks: Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_blocks) : -1
+    }
+
     var size: Int64 {
         var info = stat()
         return stat(path, &info) == 0 ? Int64(info.st_size) : -1
