@@ -4,7 +4,8 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
     /// Everything KVM supports.
     case host
     /// Hides what an instruction-emulating KVM (PVM) cannot execute in guest ring 0:
-    /// CMPXCHG16B, POPCNT, SMAP (CLAC/STAC), FSGSBASE and XSAVE with all that needs it.
+    /// CMPXCHG16B, POPCNT, SMAP (CLAC/STAC), FSGSBASE, XSAVE with all that needs it, and
+    /// SSSE3 (measured: Debian's kernel stops at BLAKE2s's LDMXCSR/SSSE3 code otherwise).
     /// On such a host Linux otherwise stops at its first use with an emulation failure.
     case conservative
 
@@ -12,7 +13,7 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .host: "all that KVM supports"
-        case .conservative: "hides CMPXCHG16B, POPCNT, SMAP, FSGSBASE, XSAVE/AVX (default on PVM hosts)"
+        case .conservative: "hides CMPXCHG16B, POPCNT, SMAP, FSGSBASE, XSAVE/AVX, SSSE3 (default on PVM hosts)"
         }
     }
 
@@ -20,11 +21,11 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
     /// where KVM_SET_CPUID2 cannot hide it. PVM answers CPUID from the hardware for every
     /// bit KVM does not itself list as supported (measured: POPCNT, XSAVE, SMAP and
     /// FSGSBASE stay visible whatever we set), so there the conservative template also
-    /// tells Linux: noxsave, and clearcpuid for POPCNT (4*32+23), FSGSBASE (9*32+0) and
-    /// SMAP (9*32+20). CMPXCHG16B is one of KVM's bits, and hidden by CPUID alone.
+    /// tells Linux: noxsave, and clearcpuid for SSSE3 (4*32+9), POPCNT (4*32+23), FSGSBASE
+    /// (9*32+0) and SMAP (9*32+20). CMPXCHG16B is one of KVM's bits, hidden by CPUID alone.
     public func kernelArguments(onPVM isPVM: Bool) -> [String] {
         guard self == .conservative, isPVM else { return [] }
-        return ["noxsave", "clearcpuid=151,288,308"]
+        return ["noxsave", "clearcpuid=137,151,288,308"]
     }
 
     /// The template to use when the user names none.
@@ -32,9 +33,10 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
 
     /// Feature bits the conservative template clears, per (leaf, subleaf, register).
     static let conservativeMasks: [(function: UInt32, index: UInt32, register: CPUIDEntry.Register, bits: UInt32)] = [
-        // Leaf 1 ECX: FMA(12) CX16(13) POPCNT(23) XSAVE(26) OSXSAVE(27) AVX(28) F16C(29):
-        // FMA, AVX and F16C need XSAVE-managed state, so they go with it.
-        (1, 0, .ecx, 1 << 12 | 1 << 13 | 1 << 23 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29),
+        // Leaf 1 ECX: SSSE3(9) FMA(12) CX16(13) POPCNT(23) XSAVE(26) OSXSAVE(27) AVX(28)
+        // F16C(29). FMA, AVX and F16C need XSAVE-managed state, so they go with it; SSSE3
+        // is what Linux's built-in BLAKE2s (the random driver) reaches for, in ring 0.
+        (1, 0, .ecx, 1 << 9 | 1 << 12 | 1 << 13 | 1 << 23 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 29),
         // Leaf 7 EBX: FSGSBASE(0) AVX2(5) AVX512F(16) AVX512DQ(17) SMAP(20) AVX512IFMA(21)
         // AVX512PF(26) AVX512ER(27) AVX512CD(28) AVX512BW(30) AVX512VL(31).
         (7, 0, .ebx, 1 << 0 | 1 << 5 | 1 << 16 | 1 << 17 | 1 << 20 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31),

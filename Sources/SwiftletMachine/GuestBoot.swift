@@ -2,6 +2,7 @@ import Logging
 import SwiftletACPI
 import SwiftletBoot
 import SwiftletDevices
+import SwiftletHost
 import SwiftletKVM
 import SwiftletMemory
 
@@ -16,6 +17,8 @@ final class GuestBoot {
     let control: RunControl
     let console: ConsoleInput
     let logger: Logger
+    /// Where device I/O happens: queue kicks, and the devices' own file descriptors.
+    let loop: EventLoop
 
     init(config: MachineConfig, kvm: KVMSystem, host: HostCPU, control: RunControl,
          console: ConsoleInput, cmos: CMOSRTC, logger: Logger) throws {
@@ -53,15 +56,45 @@ final class GuestBoot {
             logger.debug("guest asked for sleep type \(type); only S5 (power-off) is supported")
         })
         try ports.insert(power, at: 0x600, size: 8, name: "ACPI power")
-        console.attach { serial.receive($0) }
         logger.debug("devices: 8250 at 0x3f8 (IRQ 4), i8042 at 0x60/0x64, CMOS RTC at 0x70, POST port 0x80, ACPI power at 0x600")
 
+        // Virtio devices on PCI, served by the event loop's thread.
+        loop = try EventLoop()
+        let pci = try PCIDevices(vm: vm, memory: memory, ports: ports, mmio: mmio, loop: loop, control: control, logger: logger)
+        let virtioConsole = TransportedDevice(VirtioConsole(output: StandardOutput.write, inputSpace: console.spaceAvailable))
+        try pci.add(virtioConsole, name: "virtio console")
+        for (index, disk) in config.disks.enumerated() {
+            let block = try VirtioBlock(path: disk.path, readOnly: disk.readOnly)
+            try pci.add(TransportedDevice(block), name: "virtio disk vd\(Character(UnicodeScalar(UInt8(97 + index % 26))))")
+            logger.debug("disk \(disk.path): \(block.capacity) sectors\(disk.readOnly ? ", read-only" : "")\(block.ignoredTrailingBytes > 0 ? ", last \(block.ignoredTrailingBytes) bytes ignored (not a whole sector)" : "")")
+        }
+        if config.rng { try pci.add(TransportedDevice(try VirtioRng()), name: "virtio rng") }
+
+        // Host input goes to the virtio console once a driver runs it, else to the UART.
+        console.attach { bytes in
+            virtioConsole.withCore { core, interrupt in
+                guard let interrupt else { return serial.receive(bytes) }
+                do {
+                    let (accepted, needsInterrupt) = try core.receive(bytes)
+                    if needsInterrupt { interrupt.signalUsed(queue: VirtioConsole.receiveQueue) }
+                    return accepted
+                } catch {
+                    interrupt.signalNeedsReset()
+                    return bytes.count
+                }
+            }
+        }
+
         // Firmware tables, then the kernel, initrd and command line.
-        let tables = try ACPITables(cpuCount: config.cpus).build(at: BootLayout.rsdp.value)
+        let tables = try ACPITables(
+            cpuCount: config.cpus, dsdtDevices: AMLDevices.legacyPC + PCIDevices.dsdtDevices,
+            extraTables: PCIDevices.acpiTables
+        ).build(at: BootLayout.rsdp.value)
         try memory.write(bytes: tables, at: BootLayout.rsdp)
         let entry = try LinuxBootLoader.load(
             kernelPath: config.kernelPath, initrdPath: config.initrdPath,
-            arguments: host.extraKernelArguments + config.kernelArguments, memory: memory, rsdp: BootLayout.rsdp)
+            arguments: host.extraKernelArguments + config.kernelArguments, memory: memory, rsdp: BootLayout.rsdp,
+            extraReserved: [(PCIDevices.ecamBase, PCIDevices.ecamSize)])
         for line in entry.summary.description.split(separator: "\n") { logger.debug("\(line)") }
 
         // vCPUs: every one gets its CPUID, MSRs, FPU and APIC lines; only the boot CPU gets
@@ -102,6 +135,9 @@ final class GuestBoot {
                 control.finish(.failure("cannot start a thread for vCPU \(vcpu.id)"))
             }
         }
+        let loopThread = HostThread { [loop] in loop.run() }
+        let loopRunning = loopThread.start()
+        if !loopRunning { control.finish(.failure("cannot start the device I/O thread")) }
         let outcome = control.wait()
         // Stop every vCPU: immediate_exit catches one about to enter the guest, the signal
         // one already inside it.
@@ -110,6 +146,8 @@ final class GuestBoot {
             thread.signal(HostSignals.kick)
         }
         for (_, thread) in running { thread.join() }
+        loop.stop()
+        if loopRunning { loopThread.join() }
         console.attach(nil)
         return outcome
     }

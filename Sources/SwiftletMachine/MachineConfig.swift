@@ -16,9 +16,21 @@ public struct MachineConfig: Sendable {
     public var cpuTemplate: CPUTemplate?
     /// Trace devices, exits and setup to stderr.
     public var verbose: Bool
+    /// Virtio disks, in the order the guest sees them (vda, vdb, ...).
+    public var disks: [Disk]
+    /// A virtio entropy device (on unless --no-rng).
+    public var rng: Bool
+
+    /// A file the guest sees as a virtio disk.
+    public struct Disk: Sendable, Equatable {
+        public var path: String
+        public var readOnly: Bool
+        public init(path: String, readOnly: Bool) { self.path = path; self.readOnly = readOnly }
+    }
 
     public init(memoryMiB: UInt64, cpus: Int = 1, kernelPath: String, initrdPath: String? = nil,
-                kernelArguments: [String] = [], cpuTemplate: CPUTemplate? = nil, verbose: Bool = false) {
+                kernelArguments: [String] = [], cpuTemplate: CPUTemplate? = nil, verbose: Bool = false,
+                disks: [Disk] = [], rng: Bool = true) {
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.kernelPath = kernelPath
@@ -26,6 +38,8 @@ public struct MachineConfig: Sendable {
         self.kernelArguments = kernelArguments
         self.cpuTemplate = cpuTemplate
         self.verbose = verbose
+        self.disks = disks
+        self.rng = rng
     }
 }
 

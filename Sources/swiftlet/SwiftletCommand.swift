@@ -30,8 +30,11 @@ struct SwiftletCommand: ParsableCommand {
     var tunnet: [String] = []
 
     @Option(name: .long, parsing: .singleValue,
-            help: ArgumentHelp("Give the guest a virtio disk backed by this file (repeatable).", valueName: "file"))
+            help: ArgumentHelp("Give the guest a virtio disk backed by this file; add ,ro for read-only (repeatable).", valueName: "file[,ro]"))
     var block: [String] = []
+
+    @Flag(name: .customLong("no-rng"), help: "Leave out the virtio entropy device.")
+    var noRNG = false
 
     @Option(name: .long, help: ArgumentHelp("Load this initial ramdisk for the kernel.", valueName: "file"))
     var initrd: String?
@@ -57,7 +60,6 @@ struct SwiftletCommand: ParsableCommand {
     /// Turns the parsed options into a machine description, or one line saying why not.
     func machineConfig() throws(UsageError) -> MachineConfig {
         if !tunnet.isEmpty { throw UsageError("--tunnet: network devices are not available yet") }
-        if !block.isEmpty { throw UsageError("--block: block devices are not available yet") }
         let template: CPUTemplate?
         if let name = cpuTemplate {
             guard let named = CPUTemplate(rawValue: name) else {
@@ -69,7 +71,20 @@ struct SwiftletCommand: ParsableCommand {
         }
         return MachineConfig(
             memoryMiB: try MemorySize.parse(memory), cpus: cpus, kernelPath: kernel, initrdPath: initrd,
-            kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose)
+            kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose,
+            disks: try block.map(Self.disk), rng: !noRNG)
+    }
+
+    /// "FILE" or "FILE,ro".
+    static func disk(_ text: String) throws(UsageError) -> MachineConfig.Disk {
+        var path = Substring(text)
+        var readOnly = false
+        if path.hasSuffix(",ro") {
+            path = path.dropLast(3)
+            readOnly = true
+        }
+        guard !path.isEmpty else { throw UsageError("--block: no file named in '\(text)'") }
+        return MachineConfig.Disk(path: String(path), readOnly: readOnly)
     }
 
     /// Parses `arguments`, runs the guest, and returns swiftlet's exit status.

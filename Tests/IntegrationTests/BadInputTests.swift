@@ -71,7 +71,7 @@ import Testing
         let directory = try scratch()
         let big = directory.appendingPathComponent("big.initrd")
         // Sparse: 64 MiB that takes no disk.
-        FileManager.default.createFile(atPath: big.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
         let handle = try FileHandle(forWritingTo: big)
         try handle.truncate(atOffset: 64 << 20)
         try handle.close()
@@ -96,14 +96,19 @@ import Testing
     }
 
     @Test func devicesNotYetAvailableAreRefused() throws {
-        let run = try Swiftlet.run(["--block=/tmp/disk.img", "64", TestEnvironment.testGuest])
-        expectOneLineFailure(run, status: 2, mentions: ["--block"])
+        let run = try Swiftlet.run(["--tunnet=10.0.2.1", "64", TestEnvironment.testGuest])
+        expectOneLineFailure(run, status: 2, mentions: ["--tunnet"])
+    }
+
+    @Test func missingDisk() throws {
+        let run = try Swiftlet.run(["--block=/nonexistent/disk.img", "64", TestEnvironment.testGuest])
+        expectOneLineFailure(run, status: 1, mentions: ["/nonexistent/disk.img"])
     }
 
     @Test func helpListsEveryOption() throws {
         let run = try Swiftlet.run(["--help"])
         #expect(run.status == 0)
-        for option in ["--verbose", "--tunnet", "--block", "--initrd", "--cpus", "--cpu-template", "<mem-in-mb>", "<kernel>", "Exit status"] {
+        for option in ["--verbose", "--tunnet", "--block", "--no-rng", "--initrd", "--cpus", "--cpu-template", "<mem-in-mb>", "<kernel>", "Exit status"] {
             #expect(run.stdout.contains(option), "--help lacks \(option)")
         }
     }

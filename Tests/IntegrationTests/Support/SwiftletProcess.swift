@@ -22,8 +22,11 @@ struct SwiftletRun: Sendable {
 enum Swiftlet {
     /// Runs `swiftlet arguments...` with `input` on stdin; kills it after `timeout`
     /// seconds; with `until`, sends SIGTERM once stdout contains that text.
+    /// With `reply`, stdin stays open until stdout shows `reply.after`, then gets
+    /// `reply.input`, as a person typing at a prompt would.
     static func run(_ arguments: [String], input: Data = Data(), environment: [String: String] = [:],
-                    timeout: Double = 60, until marker: String? = nil) throws -> SwiftletRun {
+                    timeout: Double = 60, until marker: String? = nil,
+                    reply: (after: String, input: Data)? = nil) throws -> SwiftletRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.swiftletBinary)
         process.arguments = arguments
@@ -35,16 +38,25 @@ enum Swiftlet {
         process.standardOutput = stdout
         process.standardError = stderr
 
-        let collected = Mutex((out: Data(), err: Data(), stopped: false))
+        let collected = Mutex((out: Data(), err: Data(), stopped: false, replied: false))
         let done = DispatchSemaphore(value: 0)
         stdout.fileHandleForReading.readabilityHandler = { handle in
             let chunk = handle.availableData
-            let stop = collected.withLock { state -> Bool in
+            let (stop, answer) = collected.withLock { state -> (Bool, Bool) in
                 state.out.append(chunk)
-                guard let marker, !state.stopped,
-                      String(decoding: state.out, as: UTF8.self).contains(marker) else { return false }
+                let text = String(decoding: state.out, as: UTF8.self)
+                var answer = false
+                if let reply, !state.replied, text.contains(reply.after) {
+                    state.replied = true
+                    answer = true
+                }
+                guard let marker, !state.stopped, text.contains(marker) else { return (false, answer) }
                 state.stopped = true
-                return true
+                return (true, answer)
+            }
+            if answer, let reply {
+                stdin.fileHandleForWriting.write(reply.input)
+                try? stdin.fileHandleForWriting.close()
             }
             if stop { kill(process.processIdentifier, SIGTERM) }
         }
@@ -55,7 +67,7 @@ enum Swiftlet {
         process.terminationHandler = { _ in done.signal() }
         try process.run()
         stdin.fileHandleForWriting.write(input)
-        try? stdin.fileHandleForWriting.close()
+        if reply == nil { try? stdin.fileHandleForWriting.close() }
 
         let timedOut = done.wait(timeout: .now() + timeout) == .timedOut
         if timedOut {

@@ -3,7 +3,7 @@
 ///
 /// Threading: serves one event-loop thread, like `Virtqueue`; `@unchecked Sendable` only
 /// so it can be handed to that thread.
-public final class VirtioBlock: VirtioDevice, @unchecked Sendable {
+public final class VirtioBlock: VirtioDeviceCore, @unchecked Sendable {
     public static let deviceID: UInt16 = 2
     public static let queueSize: UInt16 = 256
     /// Advertised limits (5.2.4). seg_max leaves the queue room for header and status.
@@ -38,7 +38,7 @@ public final class VirtioBlock: VirtioDevice, @unchecked Sendable {
     /// False when discard and write-zeroes fall back to writing zeroes.
     public var canDeallocate: Bool { FileSpace.hasFallocate }
 
-    // MARK: VirtioDevice
+    // MARK: VirtioDeviceCore
 
     public var deviceID: UInt16 { Self.deviceID }
     public var queueMaxSizes: [UInt16] { [Self.queueSize] }

@@ -7,7 +7,7 @@
 ///
 /// Threading: serves one event-loop thread, like `Virtqueue`; `@unchecked Sendable` only
 /// so it can be handed to that thread.
-public final class VirtioConsole: VirtioDevice, @unchecked Sendable {
+public final class VirtioConsole: VirtioDeviceCore, @unchecked Sendable {
     public static let deviceID: UInt16 = 3
     public static let queueSize: UInt16 = 256
     public static let receiveQueue = 0
@@ -71,7 +71,7 @@ public final class VirtioConsole: VirtioDevice, @unchecked Sendable {
         return negotiated & Self.featureSize != 0
     }
 
-    // MARK: VirtioDevice
+    // MARK: VirtioDeviceCore
 
     public var deviceID: UInt16 { Self.deviceID }
     public var queueMaxSizes: [UInt16] { [Self.queueSize, Self.queueSize] }

@@ -9,7 +9,7 @@ import SwiftletMemory
 /// export getrandom(2), and syscall(2) is variadic, so a descriptor opened once it is.
 ///
 /// Threading: serves one event-loop thread, like `Virtqueue`.
-public final class VirtioRng: VirtioDevice, @unchecked Sendable {
+public final class VirtioRng: VirtioDeviceCore, @unchecked Sendable {
     public static let deviceID: UInt16 = 4
     public static let queueSize: UInt16 = 256
     /// Most bytes one request gets: a driver asking for a gigabyte gets this much, the
@@ -28,7 +28,7 @@ public final class VirtioRng: VirtioDevice, @unchecked Sendable {
 
     deinit { close(source) }
 
-    // MARK: VirtioDevice
+    // MARK: VirtioDeviceCore
 
     public var deviceID: UInt16 { Self.deviceID }
     public var queueMaxSizes: [UInt16] { [Self.queueSize] }

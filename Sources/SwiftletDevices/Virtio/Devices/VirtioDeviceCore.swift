@@ -1,6 +1,6 @@
-/// What a virtio transport needs from a device: the device-type half of virtio 1.2
-/// (chapter 5), with no PCI in it. The transport owns feature negotiation, the common
-/// configuration, the rings' set-up and interrupts; it calls in from one event-loop thread.
+/// The device-type half of a virtio device (virtio 1.2 chapter 5), with no PCI in it and
+/// no threads: the transport owns feature negotiation, the common configuration, the
+/// rings' set-up and interrupts, and `TransportedDevice` calls in one call at a time.
 ///
 /// Glue, in full:
 ///
@@ -11,7 +11,7 @@
 ///     catch { status |= DEVICE_NEEDS_RESET; configInterrupt() }   // a broken ring
 ///     // device status written 0
 ///     device.reset()
-public protocol VirtioDevice: AnyObject {
+public protocol VirtioDeviceCore: AnyObject {
     /// The virtio device id (virtio 1.2 section 5): 2 block, 3 console, 4 entropy. The
     /// PCI device id is 0x1040 plus this.
     var deviceID: UInt16 { get }

@@ -1,0 +1,74 @@
+import Synchronization
+
+/// Puts a device core (block, console, rng) behind the transport's `VirtioDevice`.
+///
+/// The core does one thing at a time and knows nothing of threads or interrupts; the
+/// transport calls from vCPU threads (config, DRIVER_OK, reset) and the event loop
+/// (kicks). This adapter serialises the two with one lock and turns the core's answers
+/// into interrupts: "the driver should hear" becomes `signalUsed`, a broken ring
+/// becomes DEVICE_NEEDS_RESET.
+public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unchecked Sendable {
+    // @unchecked: `core` is only touched with `lock` held; `interrupt` likewise.
+    private let core: Core
+    private let lock = Mutex<(any VirtioInterrupt)?>(nil)
+
+    public init(_ core: Core) { self.core = core }
+
+    public var deviceType: UInt16 { core.deviceID }
+    public var queueMaxSizes: [UInt16] { core.queueMaxSizes }
+    public var offeredFeatures: UInt64 { core.deviceFeatures }
+
+    public func configRead(offset: UInt64, size: Int) -> UInt64 {
+        guard offset < 0x1000 else { return 0 }
+        return lock.withLock { _ in core.configRead(offset: Int(offset), size: size) }
+    }
+
+    public func configWrite(offset: UInt64, size: Int, value: UInt64) {
+        guard offset < 0x1000 else { return }
+        lock.withLock { _ in core.configWrite(offset: Int(offset), size: size, value: value) }
+    }
+
+    public func activate(_ context: VirtioActivation) throws {
+        // Every queue the device has must be running: our devices use all of theirs.
+        let queues = context.queues.compactMap { $0 }
+        guard queues.count == context.queues.count else {
+            throw VirtioDeviceError.queueCount(device: "\(Core.self)", expected: context.queues.count, got: queues.count)
+        }
+        try lock.withLock { interrupt in
+            try core.activate(features: context.features, queues: queues)
+            interrupt = context.interrupt
+        }
+        // Chains published before DRIVER_OK brought no kick we heard: look now.
+        for index in queues.indices { queueNotified(index) }
+    }
+
+    public func queueNotified(_ index: Int) {
+        let (interrupt, result) = lock.withLock { interrupt -> ((any VirtioInterrupt)?, Result<Bool, VirtqueueError>) in
+            guard interrupt != nil else { return (nil, .success(false)) }
+            do throws(VirtqueueError) {
+                return (interrupt, .success(try core.process(queue: index)))
+            } catch {
+                return (interrupt, .failure(error))
+            }
+        }
+        switch result {
+        case .success(true): interrupt?.signalUsed(queue: index)
+        case .success(false): break
+        case .failure: interrupt?.signalNeedsReset()
+        }
+    }
+
+    public func reset() {
+        lock.withLock { interrupt in
+            core.reset()
+            interrupt = nil
+        }
+    }
+
+    /// Runs `body` on the core under the device's lock, with the interrupt handle of the
+    /// current activation (nil before DRIVER_OK): for host-side input such as console
+    /// keystrokes, which arrives on its own thread.
+    public func withCore<R>(_ body: (Core, (any VirtioInterrupt)?) throws -> R) rethrows -> R {
+        try lock.withLock { interrupt in try body(core, interrupt) }
+    }
+}
