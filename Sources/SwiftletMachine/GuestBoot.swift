@@ -61,14 +61,17 @@ final class GuestBoot {
         // Virtio devices on PCI, served by the event loop's thread.
         loop = try EventLoop()
         let pci = try PCIDevices(vm: vm, memory: memory, ports: ports, mmio: mmio, loop: loop, control: control, logger: logger)
-        let virtioConsole = TransportedDevice(VirtioConsole(output: StandardOutput.write, inputSpace: console.spaceAvailable))
+        let trace = { [logger] (name: String) -> @Sendable (String) -> Void in { logger.trace("\(name): \($0)") } }
+        let virtioConsole = TransportedDevice(
+            VirtioConsole(output: StandardOutput.write, inputSpace: console.spaceAvailable), trace: trace("virtio console"))
         try pci.add(virtioConsole, name: "virtio console")
         for (index, disk) in config.disks.enumerated() {
             let block = try VirtioBlock(path: disk.path, readOnly: disk.readOnly)
-            try pci.add(TransportedDevice(block), name: "virtio disk vd\(Character(UnicodeScalar(UInt8(97 + index % 26))))")
+            let name = "virtio disk vd\(Character(UnicodeScalar(UInt8(97 + index % 26))))"
+            try pci.add(TransportedDevice(block, trace: trace(name)), name: name)
             logger.debug("disk \(disk.path): \(block.capacity) sectors\(disk.readOnly ? ", read-only" : "")\(block.ignoredTrailingBytes > 0 ? ", last \(block.ignoredTrailingBytes) bytes ignored (not a whole sector)" : "")")
         }
-        if config.rng { try pci.add(TransportedDevice(try VirtioRng()), name: "virtio rng") }
+        if config.rng { try pci.add(TransportedDevice(try VirtioRng(), trace: trace("virtio rng")), name: "virtio rng") }
 
         // Host input goes to the virtio console once a driver runs it, else to the UART.
         console.attach { bytes in

@@ -11,8 +11,13 @@ public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unc
     // @unchecked: `core` is only touched with `lock` held; `interrupt` likewise.
     private let core: Core
     private let lock = Mutex<(any VirtioInterrupt)?>(nil)
+    /// Told of activations, kicks and failures, for --verbose; nil to stay quiet.
+    private let trace: (@Sendable (String) -> Void)?
 
-    public init(_ core: Core) { self.core = core }
+    public init(_ core: Core, trace: (@Sendable (String) -> Void)? = nil) {
+        self.core = core
+        self.trace = trace
+    }
 
     public var deviceType: UInt16 { core.deviceID }
     public var queueMaxSizes: [UInt16] { core.queueMaxSizes }
@@ -38,6 +43,7 @@ public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unc
             try core.activate(features: context.features, queues: queues)
             interrupt = context.interrupt
         }
+        trace?("driver started it: features 0x\(String(context.features, radix: 16)), queue sizes \(queues.map(\.size))")
         // Chains published before DRIVER_OK brought no kick we heard: look now.
         for index in queues.indices { queueNotified(index) }
     }
@@ -52,9 +58,12 @@ public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unc
             }
         }
         switch result {
-        case .success(true): interrupt?.signalUsed(queue: index)
-        case .success(false): break
-        case .failure: interrupt?.signalNeedsReset()
+        case .success(let notify):
+            trace?("queue \(index) kicked\(notify ? ", interrupting the driver" : "")")
+            if notify { interrupt?.signalUsed(queue: index) }
+        case .failure(let error):
+            trace?("queue \(index) is broken, device needs a reset: \(error)")
+            interrupt?.signalNeedsReset()
         }
     }
 
@@ -63,6 +72,7 @@ public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unc
             core.reset()
             interrupt = nil
         }
+        trace?("reset")
     }
 
     /// Runs `body` on the core under the device's lock, with the interrupt handle of the
