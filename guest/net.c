@@ -295,9 +295,13 @@ static bool send_echo(void)
 static void step_ping(u32 count, u16 size)
 {
 	u32 replies = 0;
+	if (!host_mac_known) {
+		check("net-ping", false, "no MAC for the host (ARP failed)");
+		return;
+	}
 	ping_size = size;
 	ping_bad = 0;
-	for (u32 i = 1; i <= count && host_mac_known; i++) {
+	for (u32 i = 1; i <= count; i++) {
 		ping_seq = (u16)i;
 		ping_answered = false;
 		if (!send_echo())
@@ -313,8 +317,6 @@ static void step_ping(u32 count, u16 size)
 	print("virtio-net: %u/%u replies\n", replies, count);
 	if (broken)
 		check("net-ping", false, "%s", broken);
-	else if (!host_mac_known)
-		check("net-ping", false, "no MAC for the host (ARP failed)");
 	else
 		check("net-ping", replies == count, "%u of %u echo requests unanswered, %u bad replies",
 		      count - replies, count, ping_bad);
