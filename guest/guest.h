@@ -158,6 +158,7 @@ void mode_hang(void);
 void mode_virtio_console(void);
 void mode_virtio_blk(void);
 void mode_virtio_rng(void);
+void mode_virtio_net(void);
 void mode_virtio_all(void);
 void idt_install(void);
 

@@ -46,7 +46,8 @@
 #define AVAIL_F_NO_INTERRUPT	1
 
 /*
- * Ring memory for every queue one boot sets up (console 2, blk 1, rng 1),
+ * Ring memory for every queue one boot sets up (console 2, blk 1, rng 1,
+ * net 2),
  * in .bss.  Alignment (2.7, table "Virtqueue Part Alignment"): descriptor
  * table 16, driver area 2, device area 4.
  */
@@ -55,7 +56,7 @@ struct ring_mem {
 	u16 avail[3 + VQ_MAX];
 	u32 used[2 + 2 * VQ_MAX];	/* u32s so it is 4-aligned */
 } __attribute__((aligned(64)));
-static struct ring_mem rings[4];
+static struct ring_mem rings[6];
 static unsigned rings_used;
 
 static u64 common(struct virtio_dev *d, u32 off) { return d->common + off; }
@@ -348,6 +349,7 @@ void mode_virtio_all(void)
 		{ "console", VIRTIO_ID_CONSOLE, virtio_console_test },
 		{ "blk", VIRTIO_ID_BLOCK, virtio_blk_test },
 		{ "rng", VIRTIO_ID_RNG, virtio_rng_test },
+		{ "net", VIRTIO_ID_NET, virtio_net_test },
 	};
 	for (unsigned i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
 		if (virtio_present(devices[i].id)) {

@@ -8,6 +8,7 @@
 #include "guest.h"
 
 /* Virtio device IDs (virtio 1.2, 5); the PCI device ID is 0x1040 + id. */
+#define VIRTIO_ID_NET		1
 #define VIRTIO_ID_BLOCK		2
 #define VIRTIO_ID_CONSOLE	3
 #define VIRTIO_ID_RNG		4
@@ -43,7 +44,7 @@ struct virtq {
 };
 
 struct virtio_dev {
-	const char *name;	/* "console", "blk", "rng": line and check prefix */
+	const char *name;	/* "console", "blk", "rng", "net": line and check prefix */
 	u16 devfn;
 	u64 common, device, notify;	/* mapped structures (4.1.4) */
 	u32 device_len, notify_len, notify_mult;
@@ -75,5 +76,6 @@ const char *vq_wait(struct virtq *q, u32 ms, u32 *id, u32 *len);
 void virtio_console_test(void);
 void virtio_blk_test(void);
 void virtio_rng_test(void);
+void virtio_net_test(void);
 
 #endif
