@@ -33,7 +33,12 @@ key() {
 
 # A fresh temporary directory inside the cache, so the final rename stays on
 # one file system (and is therefore atomic).
-cache_tmpdir() { mktemp -d "$CACHE/.tmp.XXXXXX"; }
+cache_tmpdir() {
+    local d
+    d=$(mktemp -d "$CACHE/.tmp.XXXXXX")
+    chmod 755 "$d" # mktemp makes it private; the outputs are not secret
+    printf "%s\n" "$d"
+}
 
 # publish TMP DEST: replace DEST (a directory or a file) with TMP atomically
 # enough that a reader sees either the old complete output or the new one.

@@ -104,7 +104,7 @@ build_kernel() {
         { tail "$build/config.log" >&2; die "make olddefconfig failed"; }
     check_fragment "$KERNEL_FRAGMENT" "$build/.config"
 
-    say "building $variant kernel (about 9 minutes on 2 cores; log: $build/build.log)..."
+    say "building $variant kernel (about 13 minutes on 2 cores; log: $build/build.log)..."
     run_logged "$variant kernel" "$build/build.log" "${kmake[@]}" vmlinux bzImage
 
     tmp=$(cache_tmpdir)
