@@ -66,16 +66,18 @@ tcg_boot() {
 }
 
 check_images() {
-    local failed=0 test
+    local failed=0 test qemu
     ensure_pkgs qemu-system-x86
     build_initramfs
     build_cloud_initramfs
     build_kernel test
-    test=$CACHE/test-kernel
+    test=$(kernel_dir test)
     tcg_boot test-vmlinux "$test/vmlinux" "$CACHE/initramfs.cpio" || failed=1
     tcg_boot test-bzImage "$test/bzImage" "$CACHE/initramfs.cpio" || failed=1
-    if [[ -d $CACHE/qemu-kernel ]]; then
-        tcg_boot qemu-vmlinux "$CACHE/qemu-kernel/vmlinux" "$CACHE/initramfs.cpio" || failed=1
+    # The qemu variant is checked when it is built and current, not built here.
+    qemu=$(kernel_dir qemu)
+    if [[ -f $qemu/vmlinux ]]; then
+        tcg_boot qemu-vmlinux "$qemu/vmlinux" "$CACHE/initramfs.cpio" || failed=1
     fi
     tcg_boot cloud "$CACHE/cloud-kernel/vmlinuz" "$CACHE/cloud-initramfs.cpio" \
         "SWIFTLET-INIT: loaded $(grep -c . <(module_closure \
