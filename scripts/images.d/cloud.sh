@@ -30,6 +30,7 @@ cloud_kernel_id() {
 # -> $CACHE/cloud-kernel/{vmlinuz,version,modules/<release>/...}
 fetch_cloud_kernel() {
     local id out=$CACHE/cloud-kernel tmp pkg release
+    lock cloud-kernel
     id=$(cloud_kernel_id)
     if [[ -f $out/vmlinuz && -f $out/version ]] &&
         [[ $(grep -v '^release=' "$out/version") == "$id" ]]; then

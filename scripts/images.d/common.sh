@@ -40,6 +40,18 @@ cache_tmpdir() {
     printf "%s\n" "$d"
 }
 
+# lock NAME: hold an exclusive lock on $CACHE/.lock-NAME until the script
+# exits. Several checkouts (worktrees, main) share one cache and its build
+# directories; two kbuild runs in one build directory would corrupt it.
+lock() {
+    local fd
+    exec {fd}>"$CACHE/.lock-$1"
+    if ! flock -n "$fd"; then
+        say "waiting for another scripts/images run to finish $1..."
+        flock "$fd"
+    fi
+}
+
 # publish TMP DEST: replace DEST (a directory or a file) with TMP atomically
 # enough that a reader sees either the old complete output or the new one.
 publish() {

@@ -79,9 +79,11 @@ kernel_dir() {
 build_kernel() {
     local variant=$1 version out src build tmp
     ensure_pkgs "$LINUX_PKG" bc bison flex libelf-dev libssl-dev build-essential
+    lock "$variant-kernel"
     version=$(pkg_version "$LINUX_PKG")
     out=$(kernel_dir "$variant")
     if [[ -f $out/vmlinux && -f $out/bzImage ]]; then
+        touch "$out" # marks it in use: see the pruning below
         link "$variant-kernel" "$(basename "$out")"
         say "$variant kernel up to date ($out)"
         return 0
@@ -114,8 +116,10 @@ build_kernel() {
     printf '%s %s (%s)\n' "$LINUX_PKG" "$version" "$variant" >"$tmp/version"
     publish "$tmp" "$out"
     link "$variant-kernel" "$(basename "$out")"
-    # Outputs for other keys are stale by definition: drop them.
-    find "$CACHE" -maxdepth 1 -name "$variant-kernel-*" ! -name "$(basename "$out")" \
-        -exec rm -rf {} +
+    # Outputs for other keys are stale for this checkout, but another checkout
+    # sharing the cache (main, a worktree) may still use them: drop only those
+    # no run has used for two weeks.
+    find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name "$variant-kernel-*" \
+        ! -name "$(basename "$out")" -mtime +14 -exec rm -rf {} +
     say "$variant kernel built ($out)"
 }
