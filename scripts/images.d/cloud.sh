@@ -24,7 +24,7 @@ cloud_kernel_id() {
     fi
     printf 'package=%s\nversion=%s\nrecipe=%s\n' "$pkg" \
         "$(apt-cache show --no-all-versions "$pkg" | awk '$1 == "Version:" { print $2; exit }')" \
-        "$(key "$IMAGES_LIB/common.sh" "$IMAGES_LIB/cloud.sh")"
+        "$(key "$IMAGES_LIB/cloud.sh")"
 }
 
 # -> $CACHE/cloud-kernel/{vmlinuz,version,modules/<release>/...}

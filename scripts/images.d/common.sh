@@ -43,8 +43,14 @@ cache_tmpdir() {
 # lock NAME: hold an exclusive lock on $CACHE/.lock-NAME until the script
 # exits. Several checkouts (worktrees, main) share one cache and its build
 # directories; two kbuild runs in one build directory would corrupt it.
+declare -A IMAGES_LOCKS=()
 lock() {
     local fd
+    # flock(2) locks belong to an open file: opening the file again and
+    # locking it would wait for ourselves (e.g. `all` fetches the cloud kernel
+    # twice), so take each lock once.
+    [[ -z ${IMAGES_LOCKS[$1]:-} ]] || return 0
+    IMAGES_LOCKS[$1]=1
     exec {fd}>"$CACHE/.lock-$1"
     if ! flock -n "$fd"; then
         say "waiting for another scripts/images run to finish $1..."

@@ -64,7 +64,7 @@ publish_file() {
 up_to_date() { [[ -f $1 && -f $1.key && $(cat "$1.key") == "$2" ]]; }
 
 initramfs_key() {
-    key "$IMAGES_LIB/common.sh" "$IMAGES_LIB/initramfs.sh" -- "$(pkg_version "$BUSYBOX_PKG")" "$@"
+    key "$IMAGES_LIB/initramfs.sh" -- "$(pkg_version "$BUSYBOX_PKG")" "$@"
 }
 
 # -> $CACHE/initramfs.cpio
