@@ -24,12 +24,13 @@ cloud_kernel_id() {
     fi
     printf 'package=%s\nversion=%s\nrecipe=%s\n' "$pkg" \
         "$(apt-cache show --no-all-versions "$pkg" | awk '$1 == "Version:" { print $2; exit }')" \
-        "$(key "$IMAGES_LIB/common.sh" "$IMAGES_LIB/cloud.sh")"
+        "$(key "$IMAGES_LIB/cloud.sh")"
 }
 
 # -> $CACHE/cloud-kernel/{vmlinuz,version,modules/<release>/...}
 fetch_cloud_kernel() {
     local id out=$CACHE/cloud-kernel tmp pkg release
+    lock cloud-kernel
     id=$(cloud_kernel_id)
     if [[ -f $out/vmlinuz && -f $out/version ]] &&
         [[ $(grep -v '^release=' "$out/version") == "$id" ]]; then

@@ -33,7 +33,30 @@ key() {
 
 # A fresh temporary directory inside the cache, so the final rename stays on
 # one file system (and is therefore atomic).
-cache_tmpdir() { mktemp -d "$CACHE/.tmp.XXXXXX"; }
+cache_tmpdir() {
+    local d
+    d=$(mktemp -d "$CACHE/.tmp.XXXXXX")
+    chmod 755 "$d" # mktemp makes it private; the outputs are not secret
+    printf "%s\n" "$d"
+}
+
+# lock NAME: hold an exclusive lock on $CACHE/.lock-NAME until the script
+# exits. Several checkouts (worktrees, main) share one cache and its build
+# directories; two kbuild runs in one build directory would corrupt it.
+declare -A IMAGES_LOCKS=()
+lock() {
+    local fd
+    # flock(2) locks belong to an open file: opening the file again and
+    # locking it would wait for ourselves (e.g. `all` fetches the cloud kernel
+    # twice), so take each lock once.
+    [[ -z ${IMAGES_LOCKS[$1]:-} ]] || return 0
+    IMAGES_LOCKS[$1]=1
+    exec {fd}>"$CACHE/.lock-$1"
+    if ! flock -n "$fd"; then
+        say "waiting for another scripts/images run to finish $1..."
+        flock "$fd"
+    fi
+}
 
 # publish TMP DEST: replace DEST (a directory or a file) with TMP atomically
 # enough that a reader sees either the old complete output or the new one.

@@ -64,12 +64,13 @@ publish_file() {
 up_to_date() { [[ -f $1 && -f $1.key && $(cat "$1.key") == "$2" ]]; }
 
 initramfs_key() {
-    key "$IMAGES_LIB/common.sh" "$IMAGES_LIB/initramfs.sh" -- "$(pkg_version "$BUSYBOX_PKG")" "$@"
+    key "$IMAGES_LIB/initramfs.sh" -- "$(pkg_version "$BUSYBOX_PKG")" "$@"
 }
 
 # -> $CACHE/initramfs.cpio
 build_initramfs() {
     local out=$CACHE/initramfs.cpio k tmp
+    lock initramfs
     ensure_pkgs "$BUSYBOX_PKG" cpio
     k=$(initramfs_key)
     if up_to_date "$out" "$k"; then
@@ -119,6 +120,7 @@ build_cloud_initramfs() {
     local out=$CACHE/cloud-initramfs.cpio k tmp release moddir m name
     ensure_pkgs "$BUSYBOX_PKG" cpio xz-utils zstd
     fetch_cloud_kernel
+    lock cloud-initramfs
     release=$(cloud_kernel_release)
     moddir=$CACHE/cloud-kernel/modules/$release
     k=$(initramfs_key "$(cat "$CACHE/cloud-kernel/version")" "${CLOUD_MODULES[@]}")

@@ -67,10 +67,11 @@ check_fragment() {
 
 # kernel_dir test|qemu: where that variant's kernel for the current inputs
 # lives (or would): named by a hash of the fragment, this recipe and the
-# linux-source package version.
+# linux-source package version. (common.sh's helpers shape no output, so it
+# is left out: editing them does not rebuild kernels.)
 kernel_dir() {
     printf '%s/%s-kernel-%s\n' "$CACHE" "$1" \
-        "$(key "$KERNEL_FRAGMENT" "$IMAGES_LIB/common.sh" "$IMAGES_LIB/kernel.sh" -- \
+        "$(key "$KERNEL_FRAGMENT" "$IMAGES_LIB/kernel.sh" -- \
             "$(pkg_version "$LINUX_PKG")" "$1")"
 }
 
@@ -79,9 +80,11 @@ kernel_dir() {
 build_kernel() {
     local variant=$1 version out src build tmp
     ensure_pkgs "$LINUX_PKG" bc bison flex libelf-dev libssl-dev build-essential
+    lock "$variant-kernel"
     version=$(pkg_version "$LINUX_PKG")
     out=$(kernel_dir "$variant")
     if [[ -f $out/vmlinux && -f $out/bzImage ]]; then
+        touch "$out" # marks it in use: see the pruning below
         link "$variant-kernel" "$(basename "$out")"
         say "$variant kernel up to date ($out)"
         return 0
@@ -104,7 +107,7 @@ build_kernel() {
         { tail "$build/config.log" >&2; die "make olddefconfig failed"; }
     check_fragment "$KERNEL_FRAGMENT" "$build/.config"
 
-    say "building $variant kernel (about 9 minutes on 2 cores; log: $build/build.log)..."
+    say "building $variant kernel (about 13 minutes on 2 cores; log: $build/build.log)..."
     run_logged "$variant kernel" "$build/build.log" "${kmake[@]}" vmlinux bzImage
 
     tmp=$(cache_tmpdir)
@@ -114,8 +117,10 @@ build_kernel() {
     printf '%s %s (%s)\n' "$LINUX_PKG" "$version" "$variant" >"$tmp/version"
     publish "$tmp" "$out"
     link "$variant-kernel" "$(basename "$out")"
-    # Outputs for other keys are stale by definition: drop them.
-    find "$CACHE" -maxdepth 1 -name "$variant-kernel-*" ! -name "$(basename "$out")" \
-        -exec rm -rf {} +
+    # Outputs for other keys are stale for this checkout, but another checkout
+    # sharing the cache (main, a worktree) may still use them: drop only those
+    # no run has used for two weeks.
+    find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name "$variant-kernel-*" \
+        ! -name "$(basename "$out")" -mtime +14 -exec rm -rf {} +
     say "$variant kernel built ($out)"
 }
