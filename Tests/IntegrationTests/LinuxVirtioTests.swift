@@ -35,7 +35,7 @@ import Testing
         for device in ["[1af4:1043]", "[1af4:1042]", "[1af4:1044]"] {
             #expect(log.contains(device), "PCI device \(device) not found")
         }
-        let failures = log.split(separator: "\n").filter {
+        let failures = log.split(whereSeparator: \.isNewline).filter {
             ($0.contains("probe") && $0.contains("failed")) || ($0.contains("virtio") && $0.lowercased().contains("error"))
         }
         #expect(failures.isEmpty, "driver errors: \(failures)")

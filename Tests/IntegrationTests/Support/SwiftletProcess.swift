@@ -16,7 +16,7 @@ struct SwiftletRun: Sendable {
     /// The run hit `timeout` and was killed.
     let timedOut: Bool
 
-    var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: true) }
+    var stderrLines: [Substring] { stderr.split(whereSeparator: \.isNewline) }
 }
 
 enum Swiftlet {
