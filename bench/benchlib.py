@@ -13,8 +13,9 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VMMS = ["swiftlet", "qemu-microvm", "qemu-q35"]
-LABEL = {"swiftlet": "Swiftlet", "qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35"}
+VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop"]
+LABEL = {"swiftlet": "Swiftlet", "qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35",
+         "kvmloop": "bare KVM loop"}
 MEM_MIB = 128
 # The CPU features KVM's emulator on PVM cannot run, hidden from Linux under
 # QEMU (Swiftlet hides them itself): /work/shared/PVM.md, docs in README.
@@ -31,7 +32,7 @@ class Plan:
 
     def __init__(self, quick, once):
         self.quick, self.once = quick, once
-        self.vmms = VMMS[:2] if quick else VMMS
+        self.vmms = VMMS[:2] if quick else VMMS[:3]
         n = lambda full, q: 1 if once else (q if quick else full)  # noqa: E731
         self.startup_runs = n(20, 10)
         self.startup_runs_q35 = n(3, 1)
@@ -75,6 +76,8 @@ def setup(full):
            "guest": os.path.join(REPO, "guest", "out", "testguest.elf")}
     out = os.path.join(REPO, "bench", "out")
     os.makedirs(out, exist_ok=True)
+    env["kvmloop"] = os.path.join(out, "kvmloop")
+    sh(["cc", "-O2", "-Wall", "-o", env["kvmloop"], os.path.join(REPO, "bench", "kvmloop.c")])
     env["disk"] = os.path.join(out, "disk.img")
     with open(env["disk"], "wb") as f:
         f.truncate(16 << 20)
@@ -134,6 +137,8 @@ def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False)
     pci=True puts QEMU microvm's devices on PCI (pcie=on) instead of virtio-mmio,
     for the guest's virtio driver, which speaks only virtio-pci.
     """
+    if vmm == "kvmloop":
+        return [env["kvmloop"], kernel, " ".join(args)]
     if vmm == "swiftlet":
         argv = [env["swiftlet"], "--cpus", str(cpus), "--block", env["disk"]]
         if initrd:
@@ -327,12 +332,14 @@ def bench_exits(env, plan):
             ("bench-rng", plan.rng_iters,
              "virtio-rng request, guest polls the used ring; QEMU microvm with pcie=on, virtio-pci")]:
         args = [f"mode={mode}", f"iters={iters}"]
-        cmds = {v: command(env, v, env["guest"], args, pci=(mode == "bench-rng")) for v in plan.vmms}
-        for v in plan.vmms:
+        # The bare loop has no devices: it only takes part in pio and mmio.
+        vmms = plan.vmms + ([] if mode == "bench-rng" else ["kvmloop"])
+        cmds = {v: command(env, v, env["guest"], args, pci=(mode == "bench-rng")) for v in vmms}
+        for v in vmms:
             show(cmds[v])
-        vals = {v: [] for v in plan.vmms}
+        vals = {v: [] for v in vmms}
         for i in range(plan.exit_runs):
-            for v in plan.vmms:
+            for v in vmms:
                 if v == "qemu-q35" and i >= plan.exit_runs_q35:
                     continue
                 r = Run(cmds[v], timeout=600).check(f"{v} {mode}")

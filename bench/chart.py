@@ -13,7 +13,8 @@ try:
 except ImportError:
     sys.exit(2)
 
-LABEL = {"qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35"}
+LABEL = {"qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35", "kvmloop": "bare KVM loop"}
+COLOR = {"qemu-microvm": "tab:blue", "qemu-q35": "tab:orange", "kvmloop": "tab:gray"}
 
 
 def main(src, png):
@@ -22,15 +23,16 @@ def main(src, png):
     rows = [r for r in results["rows"] if r["values"].get("swiftlet") and not r.get("note", "").startswith("informative")]
     names = [f"{r['benchmark']}: {r['metric']}" for r in rows]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
-    width = 0.38
+    width = 0.8 / len(LABEL)
     for k, (vmm, label) in enumerate(LABEL.items()):
         ys, xs = [], []
         for i, r in enumerate(rows):
             q = r["values"].get(vmm)
             if q and statistics.median(q) > 0:
                 xs.append(statistics.median(r["values"]["swiftlet"]) / statistics.median(q))
-                ys.append(i + (k - 0.5) * width)
-        ax.barh(ys, xs, height=width, label=f"Swiftlet / {label}")
+                ys.append(i + (k - 1) * width)
+        if xs:
+            ax.barh(ys, xs, height=width, color=COLOR[vmm], label=f"Swiftlet / {label}")
     ax.axvline(1, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_yticks(range(len(rows)))
