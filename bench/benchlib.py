@@ -59,22 +59,24 @@ def apt_install(pkg):
     sh(["apt-get", "install", "-y", "-q", pkg], stdout=subprocess.DEVNULL)
 
 
-def setup(full):
+def setup(full, out, swiftlet=None):
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         sys.exit("bench: /dev/kvm is missing or not usable")
     if not shutil.which("qemu-system-x86_64"):
         apt_install("qemu-system-x86")
     os.chdir(REPO)
     sh(["make", "-s", "-C", "guest"])
-    # SWIFTLET_BENCH_SCRATCH: a --scratch-path for the release build.
-    scratch = os.environ.get("SWIFTLET_BENCH_SCRATCH")
-    build = ["swift", "build", "-c", "release"] + (["--scratch-path", scratch] if scratch else [])
-    sh(build + ["--product", "swiftlet"], stdout=subprocess.DEVNULL)
-    bindir = subprocess.run(build + ["--show-bin-path"], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    env = {"swiftlet": os.path.join(bindir, "swiftlet"),
-           "guest": os.path.join(REPO, "guest", "out", "testguest.elf")}
-    out = os.path.join(REPO, "bench", "out")
+    if swiftlet:
+        swiftlet = os.path.abspath(swiftlet)
+    else:
+        # SWIFTLET_BENCH_SCRATCH: a --scratch-path for the release build.
+        scratch = os.environ.get("SWIFTLET_BENCH_SCRATCH")
+        build = ["swift", "build", "-c", "release"] + (["--scratch-path", scratch] if scratch else [])
+        sh(build + ["--product", "swiftlet"], stdout=subprocess.DEVNULL)
+        bindir = subprocess.run(build + ["--show-bin-path"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        swiftlet = os.path.join(bindir, "swiftlet")
+    env = {"swiftlet": swiftlet, "guest": os.path.join(REPO, "guest", "out", "testguest.elf")}
     os.makedirs(out, exist_ok=True)
     env["kvmloop"] = os.path.join(out, "kvmloop")
     sh(["cc", "-O2", "-Wall", "-o", env["kvmloop"], os.path.join(REPO, "bench", "kvmloop.c")])
