@@ -88,14 +88,16 @@ def setup(full, out, swiftlet=None):
         for line in paths.splitlines():
             k, _, v = line.partition("=")
             env[k] = v
-        if "SWIFTLET_QEMU_VMLINUX" not in env:
-            # `scripts/images paths` only names an image whose key matches the
-            # current scripts; an older build of the same kernel still boots.
-            old = sorted(glob.glob(os.path.expanduser("~/.cache/swiftlet/qemu-kernel*/vmlinux")),
+        # `scripts/images paths` only names an image whose key matches the
+        # current scripts; an older build of the same image still boots.
+        for var, pattern, build in [
+                ("SWIFTLET_QEMU_VMLINUX", "qemu-kernel*/vmlinux", "qemu-kernel"),
+                ("SWIFTLET_INITRAMFS", "initramfs.cpio", "initramfs")]:
+            old = sorted(glob.glob(os.path.join(os.path.expanduser("~/.cache/swiftlet"), pattern)),
                          key=os.path.getmtime)
-            if old:
-                env["SWIFTLET_QEMU_VMLINUX"] = old[-1]
-                say(f"bench: using {old[-1]} (scripts/images qemu-kernel builds a current one)")
+            if var not in env and old:
+                env[var] = old[-1]
+                say(f"bench: using {old[-1]} (scripts/images {build} builds a current one)")
     return env
 
 
