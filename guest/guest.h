@@ -155,6 +155,11 @@ void mode_cpuid(void);
 void mode_triple_fault(void);
 void mode_bad_insn(void);
 void mode_hang(void);
+/* bench.c */
+void mode_exit(void) __attribute__((noreturn));
+void mode_bench_pio(void);
+void mode_bench_mmio(void);
+void mode_bench_rng(void);
 void mode_virtio_console(void);
 void mode_virtio_blk(void);
 void mode_virtio_rng(void);

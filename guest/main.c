@@ -72,6 +72,14 @@ void guest_main(u64 bp, u64 si)
 		mode_bad_insn();
 	else if (arg_is("mode", "hang"))
 		mode_hang();
+	else if (arg_is("mode", "exit"))
+		mode_exit();
+	else if (arg_is("mode", "bench-pio"))
+		mode_bench_pio();
+	else if (arg_is("mode", "bench-mmio"))
+		mode_bench_mmio();
+	else if (arg_is("mode", "bench-rng"))
+		mode_bench_rng();
 	else if (arg_is("mode", "virtio-console"))
 		mode_virtio_console();
 	else if (arg_is("mode", "virtio-blk"))

@@ -1,0 +1,450 @@
+"""bench/run's machinery: set-up, the VMM command lines, timed runs, tables."""
+import glob
+import json
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop"]
+LABEL = {"swiftlet": "Swiftlet", "qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35",
+         "kvmloop": "bare KVM loop"}
+MEM_MIB = 128
+# The CPU features KVM's emulator on PVM cannot run, hidden from Linux under
+# QEMU (Swiftlet hides them itself): /work/shared/PVM.md, docs in README.
+LINUX_HIDE = "noxsave clearcpuid=141,151,288,308"
+RUN_INIT = "Run /init as init process"
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+class Plan:
+    """How many times each thing runs."""
+
+    def __init__(self, quick, once):
+        self.quick, self.once = quick, once
+        self.vmms = VMMS[:2] if quick else VMMS[:3]
+        n = lambda full, q: 1 if once else (q if quick else full)  # noqa: E731
+        self.startup_runs = n(20, 10)
+        self.startup_runs_q35 = n(3, 1)
+        self.exit_runs = n(5, 3)
+        self.exit_runs_q35 = 1
+        self.pio_iters = 2000 if quick else 10000
+        self.rng_iters = 200 if quick else 1000
+        self.boot_runs = n(3, 1)
+
+    def describe(self):
+        return {k: v for k, v in vars(self).items()}
+
+
+# ---- set-up -------------------------------------------------------------
+
+def sh(cmd, **kw):
+    say("$ " + (cmd if isinstance(cmd, str) else shlex.join(cmd)))
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, **kw)
+
+
+def apt_install(pkg):
+    if os.geteuid() != 0:
+        sys.exit(f"bench: {pkg} is missing; install it (apt-get install {pkg})")
+    sh(["apt-get", "install", "-y", "-q", pkg], stdout=subprocess.DEVNULL)
+
+
+def setup(full, out, swiftlet=None):
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        sys.exit("bench: /dev/kvm is missing or not usable")
+    if not shutil.which("qemu-system-x86_64"):
+        apt_install("qemu-system-x86")
+    os.chdir(REPO)
+    sh(["make", "-s", "-C", "guest"])
+    if swiftlet:
+        swiftlet = os.path.abspath(swiftlet)
+    else:
+        # SWIFTLET_BENCH_SCRATCH: a --scratch-path for the release build.
+        scratch = os.environ.get("SWIFTLET_BENCH_SCRATCH")
+        build = ["swift", "build", "-c", "release"] + (["--scratch-path", scratch] if scratch else [])
+        sh(build + ["--product", "swiftlet"], stdout=subprocess.DEVNULL)
+        bindir = subprocess.run(build + ["--show-bin-path"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        swiftlet = os.path.join(bindir, "swiftlet")
+    env = {"swiftlet": swiftlet, "guest": os.path.join(REPO, "guest", "out", "testguest.elf")}
+    os.makedirs(out, exist_ok=True)
+    env["kvmloop"] = os.path.join(out, "kvmloop")
+    sh(["cc", "-O2", "-Wall", "-o", env["kvmloop"], os.path.join(REPO, "bench", "kvmloop.c")])
+    env["disk"] = os.path.join(out, "disk.img")
+    with open(env["disk"], "wb") as f:
+        f.truncate(16 << 20)
+    if full:
+        paths = subprocess.run(["scripts/images", "paths"], capture_output=True, text=True).stdout
+        for line in paths.splitlines():
+            k, _, v = line.partition("=")
+            env[k] = v
+        # `scripts/images paths` only names an image whose key matches the
+        # current scripts; an older build of the same image still boots.
+        for var, pattern, build in [
+                ("SWIFTLET_QEMU_VMLINUX", "qemu-kernel*/vmlinux", "qemu-kernel"),
+                ("SWIFTLET_INITRAMFS", "initramfs.cpio", "initramfs")]:
+            old = sorted(glob.glob(os.path.join(os.path.expanduser("~/.cache/swiftlet"), pattern)),
+                         key=os.path.getmtime)
+            if var not in env and old:
+                env[var] = old[-1]
+                say(f"bench: using {old[-1]} (scripts/images {build} builds a current one)")
+    return env
+
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    pvm = os.path.exists("/sys/module/kvm_pvm")
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                          text=True).stdout.splitlines()[0]
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": os.uname().release,
+            "kvm": "PVM (kvm_pvm, guest ring 0 emulated)" if pvm else "KVM",
+            "tsc_mhz": tsc_mhz(), "qemu": qemu, "swiftlet_commit": commit,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def tsc_mhz():
+    try:
+        log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+        m = re.findall(r"tsc: Refined TSC clocksource calibration: ([\d.]+) MHz", log) or \
+            re.findall(r"tsc: Detected ([\d.]+) MHz", log)
+        if m:
+            return float(m[-1])
+    except OSError:
+        pass
+    with open("/proc/cpuinfo") as f:
+        m = re.search(r"cpu MHz\s*:\s*([\d.]+)", f.read())
+    return float(m.group(1)) if m else 1000.0
+
+
+# ---- command lines ------------------------------------------------------
+
+def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False):
+    """The VMM's command line for one guest with a console, a disk and an RNG.
+
+    pci=True puts QEMU microvm's devices on PCI (pcie=on) instead of virtio-mmio,
+    for the guest's virtio driver, which speaks only virtio-pci.
+    """
+    if vmm == "kvmloop":
+        return [env["kvmloop"], kernel, " ".join(args)]
+    if vmm == "swiftlet":
+        argv = [env["swiftlet"], "--cpus", str(cpus), "--block", env["disk"]]
+        if initrd:
+            argv += ["--initrd", initrd]
+        return argv + [str(mem), kernel] + args
+    argv = ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host,-arch-capabilities",
+            "-nodefaults", "-display", "none", "-no-reboot", "-m", str(mem), "-smp", str(cpus),
+            "-chardev", "stdio,id=c0,mux=on,signal=off", "-serial", "chardev:c0",
+            "-drive", f"if=none,id=d0,file={env['disk']},format=raw"]
+    if vmm == "qemu-microvm" and not pci:
+        argv += ["-M", "microvm,acpi=on,x-option-roms=off,pit=off,pic=off,rtc=off",
+                 "-global", "virtio-mmio.force-legacy=false",
+                 "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0",
+                 "-device", "virtio-blk-device,drive=d0", "-device", "virtio-rng-device"]
+    else:
+        if vmm == "qemu-microvm":
+            argv += ["-M", "microvm,acpi=on,pcie=on,x-option-roms=off,pit=off,pic=off,rtc=off"]
+            args = args + ["pci_ecam=0xe0000000"]
+        else:
+            argv += ["-M", "q35"]
+        argv += ["-device", "virtio-serial-pci,disable-legacy=on", "-device", "virtconsole,chardev=c0",
+                 "-device", "virtio-blk-pci,drive=d0,disable-legacy=on",
+                 "-device", "virtio-rng-pci,disable-legacy=on"]
+    argv += ["-kernel", kernel]
+    if initrd:
+        argv += ["-initrd", initrd]
+    return argv + ["-append", " ".join(args)]
+
+
+# ---- one timed run ------------------------------------------------------
+
+class Run:
+    """One VMM process from exec to exit: wall times, CPU times, output."""
+
+    def __init__(self, argv, until=None, timeout=300, sample=None):
+        self.argv, self.output = argv, b""
+        self.first_byte = self.marker = None
+        self.sampled = None
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        fds = {p.stdout.fileno(): "out", p.stderr.fileno(): "err"}
+        err = b""
+        deadline = t0 + timeout
+        self.timed_out = False
+        while fds:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                self.timed_out = True
+                p.kill()
+                break
+            ready, _, _ = select.select(list(fds), [], [], left)
+            for fd in ready:
+                data = os.read(fd, 65536)
+                now = time.perf_counter() - t0
+                if not data:
+                    del fds[fd]
+                    continue
+                if fds[fd] == "err":
+                    err += data
+                    continue
+                if self.first_byte is None:
+                    self.first_byte = now
+                self.output += data
+                if until and self.marker is None and until.encode() in self.output:
+                    self.marker = now
+                    if sample:
+                        self.sampled = sample(p.pid)
+                    p.send_signal(signal.SIGTERM)
+        _, status, ru = os.wait4(p.pid, 0)
+        self.wall = time.perf_counter() - t0
+        self.status = os.waitstatus_to_exitcode(status)
+        self.user, self.sys = ru.ru_utime, ru.ru_stime
+        self.maxrss_kib = ru.ru_maxrss
+        self.stderr = err.decode(errors="replace")
+        self.text = self.output.decode(errors="replace")
+
+    def check(self, what, want_status=(0,)):
+        if self.timed_out or (self.status not in want_status and self.marker is None):
+            raise SystemExit(f"bench: {what} failed (status {self.status}, timed out {self.timed_out})\n"
+                             f"  command: {shlex.join(self.argv)}\n  stdout tail: {self.text[-800:]}\n"
+                             f"  stderr tail: {self.stderr[-800:]}")
+        return self
+
+
+def show(argv):
+    say("  $ " + shlex.join(argv))
+
+
+def row(bench, metric, unit, values, note=""):
+    return {"benchmark": bench, "metric": metric, "unit": unit, "values": values, "note": note}
+
+
+# ---- start-up -----------------------------------------------------------
+
+def bench_startup(env, plan):
+    """exec -> first serial byte, exec -> exit, CPU time: mode=exit powers off at once."""
+    say("\n== start-up: the test guest in mode=exit (prints one line, powers off)")
+    cmds = {v: command(env, v, env["guest"], ["mode=exit"]) for v in plan.vmms}
+    for v in plan.vmms:
+        show(cmds[v])
+    runs = {v: [] for v in plan.vmms}
+    # One unmeasured run of each, so both sides start with warm caches.
+    for v in plan.vmms:
+        Run(cmds[v]).check(f"{v} warm-up")
+    for i in range(plan.startup_runs):
+        for v in plan.vmms:
+            if v == "qemu-q35" and i >= plan.startup_runs_q35:
+                continue
+            runs[v].append(Run(cmds[v]).check(f"{v} start-up"))
+    say("  runs: " + ", ".join(f"{v} {len(r)}" for v, r in runs.items()))
+    ms = lambda f: {v: [round(f(r) * 1000, 2) for r in rs] for v, rs in runs.items()}  # noqa: E731
+    return [
+        row("start-up", "exec -> first serial byte", "ms", ms(lambda r: r.first_byte)),
+        row("start-up", "exec -> exit (power-off)", "ms", ms(lambda r: r.wall)),
+        row("start-up", "VMM CPU time, user", "ms", ms(lambda r: r.user)),
+        row("start-up", "VMM CPU time, system", "ms", ms(lambda r: r.sys)),
+    ]
+
+
+# ---- memory -------------------------------------------------------------
+
+SMAPS_HEAD = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+\s*(.*)$")
+
+
+def smaps(pid, guest_bytes):
+    """RSS in KiB of the whole process and of its guest RAM mapping(s).
+
+    Guest RAM is an anonymous mapping the size of guest memory (QEMU may
+    round it up by a little for alignment), as in Firecracker's memory test.
+    """
+    total = guest = 0
+    with open(f"/proc/{pid}/smaps") as f:
+        size, anon = 0, False
+        for line in f:
+            m = SMAPS_HEAD.match(line)
+            if m:
+                size = int(m.group(2), 16) - int(m.group(1), 16)
+                name = m.group(3).strip()
+                anon = name == "" or name.startswith("[anon")
+                continue
+            if line.startswith("Rss:"):
+                kib = int(line.split()[1])
+                total += kib
+                if anon and guest_bytes <= size <= guest_bytes + (8 << 20):
+                    guest += kib
+    return {"total": total, "guest": guest}
+
+
+def bench_memory(env, plan):
+    say("\n== memory: mode=hang, sampled after 'testguest: hanging' (console, disk, RNG attached)")
+    rows = []
+    for cpus in (1, 2):
+        vals, guest_vals = {v: [] for v in plan.vmms}, {v: [] for v in plan.vmms}
+        runs = 1 if plan.once else 2
+        for i in range(runs):
+            for v in plan.vmms:
+                if v == "qemu-q35" and i > 0:
+                    continue
+                argv = command(env, v, env["guest"], ["mode=hang"], cpus=cpus)
+                if i == 0:
+                    show(argv)
+
+                def sample(pid):
+                    time.sleep(0.3)  # let device threads finish starting
+                    return smaps(pid, MEM_MIB << 20)
+                r = Run(argv, until="testguest: hanging", sample=sample, timeout=300)
+                r.check(f"{v} memory", want_status=(0, 143, -15))
+                if r.sampled is None:
+                    raise SystemExit(f"bench: {v} never printed 'testguest: hanging'")
+                vals[v].append(round((r.sampled["total"] - r.sampled["guest"]) / 1024, 2))
+                guest_vals[v].append(round(r.sampled["guest"] / 1024, 2))
+        rows.append(row("memory", f"VMM RSS beyond guest RAM, {cpus} vCPU", "MiB", vals))
+        rows.append(row("memory", f"guest RAM RSS (touched), {cpus} vCPU", "MiB", guest_vals,
+                        note="informative: what the guest touched"))
+    return rows
+
+
+# ---- exits --------------------------------------------------------------
+
+BENCH_LINE = re.compile(r"bench (\w+): (\d+) iterations, (\d+) cycles/iteration")
+
+
+def bench_exits(env, plan):
+    say(f"\n== exits: guest loops timed with RDTSC (TSC {tsc_mhz():.0f} MHz)")
+    mhz = tsc_mhz()
+    rows = []
+    for mode, iters, note in [
+            ("bench-pio", plan.pio_iters, "OUT to unclaimed port 0x512"),
+            ("bench-mmio", plan.pio_iters, "store to unbacked 0xD0000000"),
+            ("bench-rng", plan.rng_iters,
+             "virtio-rng request, guest polls the used ring; QEMU microvm with pcie=on, virtio-pci")]:
+        args = [f"mode={mode}", f"iters={iters}"]
+        # The bare loop has no devices: it only takes part in pio and mmio.
+        vmms = plan.vmms + ([] if mode == "bench-rng" else ["kvmloop"])
+        cmds = {v: command(env, v, env["guest"], args, pci=(mode == "bench-rng")) for v in vmms}
+        for v in vmms:
+            show(cmds[v])
+        vals = {v: [] for v in vmms}
+        for i in range(plan.exit_runs):
+            for v in vmms:
+                if v == "qemu-q35" and i >= plan.exit_runs_q35:
+                    continue
+                r = Run(cmds[v], timeout=600).check(f"{v} {mode}")
+                m = BENCH_LINE.search(r.text)
+                if not m:
+                    raise SystemExit(f"bench: {v} {mode}: no result line\n{r.text[-800:]}")
+                vals[v].append(round(int(m.group(3)) / mhz, 2))
+        rows.append(row("exits", f"{mode.split('-')[1]} round trip", "us", vals, note=note))
+    return rows
+
+
+# ---- Linux boot ---------------------------------------------------------
+
+def bench_boot(env, plan):
+    kernel, initrd = env.get("SWIFTLET_QEMU_VMLINUX"), env.get("SWIFTLET_INITRAMFS")
+    if not kernel or not initrd:
+        say("\n== boot: skipped (no qemu-kernel or initramfs; run scripts/images all)")
+        return []
+    say(f"\n== boot: exec -> '{RUN_INIT}' ({os.path.basename(os.path.dirname(kernel))}/vmlinux, "
+        "uncompressed initramfs, 256 MiB); QEMU q35 left out (~270 s a boot here)")
+    vmms = ["swiftlet", "qemu-microvm"]
+    base = ["console=ttyS0", "earlyprintk=serial"]
+    cmds = {"swiftlet": command(env, "swiftlet", kernel, base, mem=256, initrd=initrd),
+            "qemu-microvm": command(env, "qemu-microvm", kernel, base + LINUX_HIDE.split(),
+                                    mem=256, initrd=initrd)}
+    for v in vmms:
+        show(cmds[v])
+    vals = {v: [] for v in vmms}
+    for i in range(plan.boot_runs):
+        for v in vmms:
+            r = Run(cmds[v], until=RUN_INIT, timeout=900).check(f"{v} Linux boot", want_status=(0, 143, -15, 1))
+            if r.marker is None:
+                raise SystemExit(f"bench: {v} did not reach /init\n{r.text[-1500:]}")
+            vals[v].append(round(r.marker, 1))
+            say(f"  {v} run {i + 1}: {r.marker:.1f} s")
+    return [row("boot", "exec -> 'Run /init'", "s", vals)]
+
+
+# ---- output -------------------------------------------------------------
+
+def fmt(x):
+    return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def cell(samples):
+    if not samples:
+        return "-"
+    med = statistics.median(samples)
+    if len(samples) == 1:
+        return fmt(med)
+    return f"{fmt(med)} ({fmt(min(samples))}-{fmt(max(samples))})"
+
+
+def ratio(a, b):
+    if not a or not b or statistics.median(b) == 0:
+        return "-"
+    return f"{statistics.median(a) / statistics.median(b):.2f}"
+
+
+def table(results):
+    vmms = [v for v in VMMS if any(r["values"].get(v) for r in results["rows"])]
+    head = ["benchmark", "metric", "unit"]
+    for v in vmms:
+        head.append(LABEL[v])
+        if v != "swiftlet":
+            head.append(f"Swiftlet / {LABEL[v]}")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results["rows"]:
+        cells = [r["benchmark"], r["metric"], r["unit"]]
+        for v in vmms:
+            cells.append(cell(r["values"].get(v, [])))
+            if v != "swiftlet":
+                cells.append(ratio(r["values"].get("swiftlet"), r["values"].get(v)))
+        lines.append("| " + " | ".join(cells) + " |")
+    m = results["machine"]
+    lines.append("")
+    lines.append(f"median (min-max); {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, {m['kvm']}, "
+                 f"{m['qemu']}, swiftlet {m['swiftlet_commit']}, {m['date']}")
+    return "\n".join(lines)
+
+
+def write_outputs(results, out, partial):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(table(results) + "\n")
+    if not partial:
+        say(f"\nbench: raw figures in {out}/results.json, table in {out}/results.md")
+        chart(os.path.join(out, "results.json"), os.path.join(out, "results.png"))
+
+
+def chart(json_path, png):
+    here = os.path.dirname(os.path.abspath(__file__))
+    cmd = [sys.executable, os.path.join(here, "chart.py"), json_path, png]
+    if subprocess.run(cmd).returncode == 0:
+        say(f"bench: chart in {png}")
+        return
+    say("bench: installing matplotlib from PyPI for the chart")
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"]).returncode == 0 \
+            and subprocess.run(cmd).returncode == 0:
+        say(f"bench: chart in {png}")
+    else:
+        say("bench: no chart (matplotlib unavailable); the table and JSON are complete")
