@@ -159,6 +159,7 @@ void mode_virtio_console(void);
 void mode_virtio_blk(void);
 void mode_virtio_rng(void);
 void mode_virtio_all(void);
+void mode_hostile(void);
 void idt_install(void);
 
 /* The exception frame isr_common (entry.S) builds, lowest address first. */

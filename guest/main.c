@@ -78,6 +78,8 @@ void guest_main(u64 bp, u64 si)
 		mode_virtio_blk();
 	else if (arg_is("mode", "virtio-rng"))
 		mode_virtio_rng();
+	else if (arg_is("mode", "hostile"))
+		mode_hostile();
 	else if (arg_is("mode", "virtio-all"))
 		mode_virtio_all();
 	print("testguest: unknown mode\n");
