@@ -165,6 +165,7 @@ void mode_virtio_blk(void);
 void mode_virtio_rng(void);
 void mode_virtio_net(void);
 void mode_virtio_all(void);
+void mode_hostile(void);
 void idt_install(void);
 
 /* The exception frame isr_common (entry.S) builds, lowest address first. */
