@@ -86,13 +86,10 @@ void guest_main(u64 bp, u64 si)
 		mode_virtio_blk();
 	else if (arg_is("mode", "virtio-rng"))
 		mode_virtio_rng();
-<<<<<<< HEAD
 	else if (arg_is("mode", "virtio-net"))
 		mode_virtio_net();
-=======
 	else if (arg_is("mode", "hostile"))
 		mode_hostile();
->>>>>>> wip/hostile
 	else if (arg_is("mode", "virtio-all"))
 		mode_virtio_all();
 	print("testguest: unknown mode\n");
