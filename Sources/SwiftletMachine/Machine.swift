@@ -58,6 +58,7 @@ public enum Machine {
 
         // Battery-backed CMOS outlives a reset, so it outlives each boot.
         let cmos = CMOSRTC()
+        var resetGuard = ResetGuard(limit: config.resetLimit, window: config.resetWindow)
         var boots = 0
         while true {
             boots += 1
@@ -77,7 +78,16 @@ public enum Machine {
                 logger.info("guest powered off")
                 return ExitStatus.poweredOff.rawValue
             case .reset:
+                if let line = resetGuard.recordReset() {
+                    terminal.restore()
+                    logger.error("\(line)")
+                    return ExitStatus.vmmError.rawValue
+                }
                 logger.info("guest reset: booting it again (boot \(boots + 1))")
+            case .guestPanic:
+                terminal.restore()
+                logger.error("the guest panicked")
+                return ExitStatus.guestPanic.rawValue
             case .failure(let line):
                 terminal.restore()
                 logger.error("\(line)")
