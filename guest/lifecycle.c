@@ -28,9 +28,14 @@ void mode_reset_forever(void)
 	power_off();
 }
 
-/* mode=chatty: numbered lines forever. */
+/* mode=chatty: `chatty_lines` (default 2000) numbered lines, then power
+ * off; enough to outlast a pipe's buffer once its reader has gone. */
 void mode_chatty(void)
 {
-	for (u64 n = 0;; n++)
+	u64 lines = 2000;
+	if (arg_number("chatty_lines", 10, &lines) < 0)
+		print("testguest: chatty_lines is not a decimal number\n");
+	for (u64 n = 0; n < lines; n++)
 		print("chatty %lu\n", n);
+	power_off();
 }
