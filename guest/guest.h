@@ -166,6 +166,11 @@ void mode_virtio_rng(void);
 void mode_virtio_net(void);
 void mode_virtio_all(void);
 void mode_hostile(void);
+void mode_panic(void);
+void mode_reset_forever(void);
+void mode_chatty(void);
+void mode_smp(void);
+void mode_blk_write_loop(void);
 void idt_install(void);
 
 /* The exception frame isr_common (entry.S) builds, lowest address first. */

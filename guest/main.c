@@ -92,6 +92,16 @@ void guest_main(u64 bp, u64 si)
 		mode_hostile();
 	else if (arg_is("mode", "virtio-all"))
 		mode_virtio_all();
+	else if (arg_is("mode", "panic"))
+		mode_panic();
+	else if (arg_is("mode", "reset-forever"))
+		mode_reset_forever();
+	else if (arg_is("mode", "chatty"))
+		mode_chatty();
+	else if (arg_is("mode", "smp"))
+		mode_smp();
+	else if (arg_is("mode", "blk-write-loop"))
+		mode_blk_write_loop();
 	print("testguest: unknown mode\n");
 	power_off();
 }

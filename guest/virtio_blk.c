@@ -285,6 +285,41 @@ void virtio_blk_test(void)
 	virtio_reset(&d);
 }
 
+/*
+ * mode=blk-write-loop: batch n (4 KiB at byte n * 4096) filled with the
+ * 64-bit word LOOP_MAGIC | n, written and flushed, then `flushed <n>`:
+ * from that line on, batches 0..n must survive whatever happens to the
+ * VMM short of the host's own crash.  Forever, until the disk is full.
+ */
+#define LOOP_BATCH	4096
+#define LOOP_MAGIC	0x5357494600000000ull
+
+void mode_blk_write_loop(void)
+{
+	if (!virtio_init(&d, VIRTIO_ID_BLOCK, BLK_F_FLUSH, 1) || !read_capacity())
+		finish();
+	if (!(d.features & BLK_F_FLUSH)) {
+		check("blk-flush", false, "VIRTIO_BLK_F_FLUSH not offered");
+		finish();
+	}
+	u64 batches = capacity * SECTOR / LOOP_BATCH;
+	for (u64 n = 0; n < batches; n++) {
+		for (u32 k = 0; k < LOOP_BATCH / 8; k++)
+			((u64 *)data)[k] = LOOP_MAGIC | n;
+		const char *err;
+		int s = request(T_OUT, n * (LOOP_BATCH / SECTOR), data, LOOP_BATCH, &err);
+		if (s == S_OK)
+			s = request(T_FLUSH, 0, NULL, 0, &err);
+		if (s != S_OK) {
+			check("blk-write-loop", false, "batch %lu: %s (status %d)", n, s < 0 ? err : "", s);
+			finish();
+		}
+		print("flushed %lu\n", n);
+	}
+	print("testguest: the disk is full\n");
+	halt_forever();
+}
+
 void mode_virtio_blk(void)
 {
 	virtio_blk_test();

@@ -48,6 +48,17 @@ public enum AMLDevices {
         ])
     }
 
+    /// QEMU's pvpanic device: Linux's pvpanic driver matches the string _HID "QEMU0001"
+    /// and takes its one-byte I/O port from _CRS (QEMU's hw/misc/pvpanic-isa.c builds the
+    /// same).
+    public static func pvpanic(port: UInt16 = 0x505) -> AML {
+        .device("PEVT", [
+            .name("_HID", .string("QEMU0001")),
+            .name("_UID", .integer(0)),
+            .name("_CRS", .resourceTemplate([.ioPort(port, length: 1)])),
+        ])
+    }
+
     /// COM1, the keyboard controller and the RTC at their PC addresses.
     public static var legacyPC: [AML] {
         [serial(), keyboard(), rtc()]

@@ -19,6 +19,8 @@ final class GuestBoot {
     let logger: Logger
     /// Where device I/O happens: queue kicks, and the devices' own file descriptors.
     let loop: EventLoop
+    /// Flushed to storage when the boot ends, however it ends.
+    let disks: [VirtioBlock]
 
     init(config: MachineConfig, kvm: KVMSystem, host: HostCPU, control: RunControl,
          console: ConsoleInput, cmos: CMOSRTC, logger: Logger) throws {
@@ -57,6 +59,8 @@ final class GuestBoot {
         })
         try ports.insert(power, at: 0x600, size: 8, name: "ACPI power")
         logger.debug("devices: 8250 at 0x3f8 (IRQ 4), i8042 at 0x60/0x64, CMOS RTC at 0x70, POST port 0x80, ACPI power at 0x600")
+        try ports.insert(Self.pvpanic(config: config, control: control, logger: logger),
+                         at: PVPanic.port, size: 1, name: "pvpanic")
 
         // Virtio devices on PCI, served by the event loop's thread.
         loop = try EventLoop()
@@ -65,12 +69,15 @@ final class GuestBoot {
         let virtioConsole = TransportedDevice(
             VirtioConsole(output: StandardOutput.write, inputSpace: console.spaceAvailable), trace: trace("virtio console"))
         try pci.add(virtioConsole, name: "virtio console")
+        var disks: [VirtioBlock] = []
         for (index, disk) in config.disks.enumerated() {
             let block = try VirtioBlock(path: disk.path, readOnly: disk.readOnly)
+            disks.append(block)
             let name = "virtio disk vd\(Character(UnicodeScalar(UInt8(97 + index % 26))))"
             try pci.add(TransportedDevice(block, trace: trace(name)), name: name)
             logger.debug("disk \(disk.path): \(block.capacity) sectors\(disk.readOnly ? ", read-only" : "")\(block.ignoredTrailingBytes > 0 ? ", last \(block.ignoredTrailingBytes) bytes ignored (not a whole sector)" : "")")
         }
+        self.disks = disks
         if config.rng { try pci.add(TransportedDevice(try VirtioRng(), trace: trace("virtio rng")), name: "virtio rng") }
 
         // Host input goes to the virtio console once a driver runs it, else to the UART.
@@ -90,7 +97,7 @@ final class GuestBoot {
 
         // Firmware tables, then the kernel, initrd and command line.
         let tables = try ACPITables(
-            cpuCount: config.cpus, dsdtDevices: AMLDevices.legacyPC + PCIDevices.dsdtDevices,
+            cpuCount: config.cpus, dsdtDevices: AMLDevices.legacyPC + [AMLDevices.pvpanic()] + PCIDevices.dsdtDevices,
             extraTables: PCIDevices.acpiTables
         ).build(at: BootLayout.rsdp.value)
         try memory.write(bytes: tables, at: BootLayout.rsdp)
@@ -152,7 +159,32 @@ final class GuestBoot {
         loop.stop()
         if loopRunning { loopThread.join() }
         console.attach(nil)
+        // Nothing runs now: what the guest wrote goes to storage before we exit or reboot.
+        for disk in disks {
+            do {
+                try disk.flushToStorage()
+            } catch {
+                logger.error("\(error.description)")
+            }
+        }
         return outcome
+    }
+
+    /// The pvpanic device: a panic ends the run, unless the guest's `panic=N` says it will
+    /// reboot by itself, which it then may.
+    static func pvpanic(config: MachineConfig, control: RunControl, logger: Logger) -> PVPanic {
+        let rebootTimeout = config.panicRebootTimeout
+        return PVPanic { event in
+            if event & PVPanic.panicked != 0 {
+                if rebootTimeout != 0 {
+                    logger.info("the guest panicked; its panic=\(rebootTimeout) reboots it")
+                } else {
+                    control.finish(.guestPanic)
+                }
+            } else {
+                logger.info("pvpanic event 0x\(String(event, radix: 16)) (crash kernel loaded)")
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import SwiftletACPI
 import SwiftletDevices
 import SwiftletKVM
 
@@ -20,9 +21,10 @@ public enum Machine {
             logger.error("\(error.description)")
             return ExitStatus.vmmError.rawValue
         }
-        let maxCPUs = kvm.maxVCPUs
+        // The MADT's xAPIC entries cap the count too: 8-bit APIC IDs, 0xFF is broadcast.
+        let maxCPUs = min(kvm.maxVCPUs, ACPITables.maximumCPUs)
         guard config.cpus >= 1, config.cpus <= maxCPUs else {
-            logger.error("--cpus \(config.cpus): this KVM runs 1 to \(maxCPUs) vCPUs per guest")
+            logger.error("--cpus \(config.cpus): swiftlet runs 1 to \(maxCPUs) vCPUs on this KVM")
             return ExitStatus.usage.rawValue
         }
         let template = config.cpuTemplate ?? CPUTemplate.defaultTemplate(isPVM: KVMSystem.isPVM)
@@ -58,6 +60,7 @@ public enum Machine {
 
         // Battery-backed CMOS outlives a reset, so it outlives each boot.
         let cmos = CMOSRTC()
+        var resetGuard = ResetGuard(limit: config.resetLimit, window: config.resetWindow)
         var boots = 0
         while true {
             boots += 1
@@ -77,7 +80,16 @@ public enum Machine {
                 logger.info("guest powered off")
                 return ExitStatus.poweredOff.rawValue
             case .reset:
+                if let line = resetGuard.recordReset() {
+                    terminal.restore()
+                    logger.error("\(line)")
+                    return ExitStatus.vmmError.rawValue
+                }
                 logger.info("guest reset: booting it again (boot \(boots + 1))")
+            case .guestPanic:
+                terminal.restore()
+                logger.error("the guest panicked")
+                return ExitStatus.guestPanic.rawValue
             case .failure(let line):
                 terminal.restore()
                 logger.error("\(line)")

@@ -20,6 +20,13 @@ public struct MachineConfig: Sendable {
     public var disks: [Disk]
     /// A virtio entropy device (on unless --no-rng).
     public var rng: Bool
+    /// A guest that resets more than `resetLimit` times within `resetWindow` seconds is
+    /// stuck in a reboot loop: swiftlet gives up on it.
+    public var resetLimit: Int
+    public var resetWindow: Double
+
+    public static let defaultResetLimit = 10
+    public static let defaultResetWindow = 10.0
 
     /// A file the guest sees as a virtio disk.
     public struct Disk: Sendable, Equatable {
@@ -30,7 +37,8 @@ public struct MachineConfig: Sendable {
 
     public init(memoryMiB: UInt64, cpus: Int = 1, kernelPath: String, initrdPath: String? = nil,
                 kernelArguments: [String] = [], cpuTemplate: CPUTemplate? = nil, verbose: Bool = false,
-                disks: [Disk] = [], rng: Bool = true) {
+                disks: [Disk] = [], rng: Bool = true,
+                resetLimit: Int = MachineConfig.defaultResetLimit, resetWindow: Double = MachineConfig.defaultResetWindow) {
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.kernelPath = kernelPath
@@ -40,6 +48,14 @@ public struct MachineConfig: Sendable {
         self.verbose = verbose
         self.disks = disks
         self.rng = rng
+        self.resetLimit = resetLimit
+        self.resetWindow = resetWindow
+    }
+
+    /// Linux's `panic=N` from the command line (the last one wins, as in the kernel's own
+    /// parsing): a non-zero N means the guest reboots by itself after a panic.
+    public var panicRebootTimeout: Int {
+        kernelArguments.joined(separator: " ").split(separator: " ").last { $0.hasPrefix("panic=") }.flatMap { Int($0.dropFirst(6)) } ?? 0
     }
 }
 

@@ -14,6 +14,8 @@ public enum RunOutcome: Sendable, Equatable {
     case failure(String)
     /// A signal asked us to stop.
     case signal(Int32)
+    /// The guest kernel reported a panic through pvpanic: swiftlet exits 3.
+    case guestPanic
 }
 
 /// The one place a run's end is decided. Devices ask through `MachineControl`, vCPU

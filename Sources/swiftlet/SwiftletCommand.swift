@@ -16,8 +16,9 @@ struct SwiftletCommand: ParsableCommand {
 
             Exit status: 0 the guest powered off; 1 swiftlet failed (bad kernel, KVM \
             error, guest triple fault or emulation failure); 2 bad command line; 3 the \
-            guest panicked; 128+N ended by signal N (130 for SIGINT or three ^C within a \
-            second, 143 for SIGTERM, 129 for SIGHUP).
+            guest panicked (pvpanic); 128+N ended by signal N (130 for SIGINT or three ^C \
+            within a second, 143 for SIGTERM, 129 for SIGHUP). A guest that resets more \
+            than --reset-limit times within --reset-window seconds ends with status 1.
 
             Environment: SWIFTLET_KVM_DEVICE names the KVM device (default /dev/kvm).
             """)
@@ -48,6 +49,14 @@ struct SwiftletCommand: ParsableCommand {
                 valueName: "name"))
     var cpuTemplate: String?
 
+    @Option(name: .customLong("reset-limit"),
+            help: ArgumentHelp("Give up (status 1) when the guest resets more than this many times within --reset-window.", valueName: "n"))
+    var resetLimit: Int = MachineConfig.defaultResetLimit
+
+    @Option(name: .customLong("reset-window"),
+            help: ArgumentHelp("The reboot-loop guard's window, in seconds.", valueName: "seconds"))
+    var resetWindow: Double = MachineConfig.defaultResetWindow
+
     @Argument(help: ArgumentHelp("Guest memory in MiB.", valueName: "mem-in-mb"))
     var memory: String
 
@@ -69,10 +78,12 @@ struct SwiftletCommand: ParsableCommand {
         } else {
             template = nil
         }
+        guard resetLimit >= 0 else { throw UsageError("--reset-limit must be 0 or more") }
+        guard resetWindow > 0, resetWindow.isFinite else { throw UsageError("--reset-window must be a positive number of seconds") }
         return MachineConfig(
             memoryMiB: try MemorySize.parse(memory), cpus: cpus, kernelPath: kernel, initrdPath: initrd,
             kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose,
-            disks: try block.map(Self.disk), rng: !noRNG)
+            disks: try block.map(Self.disk), rng: !noRNG, resetLimit: resetLimit, resetWindow: resetWindow)
     }
 
     /// "FILE" or "FILE,ro".

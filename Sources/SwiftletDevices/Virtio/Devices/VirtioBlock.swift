@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A virtio block device (virtio 1.2 section 5.2) over a host file or block device: one
 /// request queue, every request checked against the disk before any I/O.
 ///
@@ -60,6 +64,16 @@ public final class VirtioBlock: VirtioDeviceCore, @unchecked Sendable {
         guard queues.count == 1 else { throw .queueCount(device: "block", expected: 1, got: queues.count) }
         negotiated = features & deviceFeatures
         queue = queues[0]
+    }
+
+    /// Pushes everything written so far to storage: swiftlet's own flush when the run
+    /// ends (a signal included), so what the guest wrote outlives us even if the host
+    /// crashes next. Data only, as VIRTIO_BLK_T_FLUSH does.
+    public func flushToStorage() throws(VirtioBlockError) {
+        guard !file.readOnly else { return }
+        while fdatasync(file.fd) != 0 {
+            guard errno == EINTR else { throw .system(path: file.path, operation: "flush", errno: errno) }
+        }
     }
 
     public func reset() {
