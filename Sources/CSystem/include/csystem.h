@@ -15,4 +15,9 @@ static inline int csystem_ioctl(int fd, unsigned long request, void *arg) {
     return ioctl(fd, request, arg);
 }
 
+// The tun requests are _IOW() expressions, which Swift does not import: as constants.
+static const unsigned long CSYSTEM_TUNSETIFF = TUNSETIFF;
+static const unsigned long CSYSTEM_TUNSETOFFLOAD = TUNSETOFFLOAD;
+static const unsigned long CSYSTEM_TUNSETVNETHDRSZ = TUNSETVNETHDRSZ;
+
 #endif
