@@ -13,7 +13,9 @@ import SwiftletHost
 final class TapBackend: VirtioNetBackend, @unchecked Sendable {
     // @unchecked: mutable state is touched only under the device's lock.
     let tap: Tap
-    private let loop: EventLoop
+    /// Weak: the loop's handlers reach this backend through the device, and a cycle
+    /// would keep the boot (and its guest memory) alive after a reset.
+    private weak var loop: EventLoop?
     private let logger: Logger
     /// What the loop runs when the tap is readable; set once, before the guest runs.
     var onReadable: EventLoop.Handler = {}
@@ -46,7 +48,7 @@ final class TapBackend: VirtioNetBackend, @unchecked Sendable {
     }
 
     func setReceiving(_ wanted: Bool) {
-        guard wanted != registered else { return }
+        guard wanted != registered, let loop else { return }
         if wanted {
             do {
                 try loop.add(tap.fd, onReadable)
