@@ -104,7 +104,7 @@ import Testing
         // dnsmasq waits for the tap swiftlet makes (--bind-dynamic); DHCP only (port 0).
         _ = try ns.spawn(
             [dnsmasq, "--keep-in-foreground", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=swiftlet0",
-             "--bind-dynamic", "--dhcp-range=10.0.2.15,10.0.2.50,255.255.255.0",
+             "--bind-dynamic", "--dhcp-range=10.0.2.15,10.0.2.50,255.255.255.0", "--dhcp-host=02:00:00:00:00:15,10.0.2.15",
              "--dhcp-leasefile=\(directory.path)/leases", "--log-dhcp", "--pid-file="],
             log: log, stream: "dnsmasq")
         // netconsole's lines, one per datagram.
@@ -117,19 +117,27 @@ import Testing
                  print(s.recv(65536).decode(errors="replace").rstrip(), flush=True)
              """],
             log: log, stream: "netconsole")
+        // netconsole starts before IP-Config, so it gets its own address: the one dnsmasq
+        // gives the --mac we chose, which the lease then proves the guest used.
         let run = try ns.runSwiftlet(
-            ["--verbose", "--tunnet=10.0.2.1", "256", kernel, "console=ttyS0", "ip=dhcp",
-             "netconsole=@/,6666@10.0.2.1/"],
+            ["--verbose", "--tunnet=10.0.2.1", "--mac=02:00:00:00:00:15", "256", kernel, "console=ttyS0", "ip=dhcp",
+             "netconsole=6665@10.0.2.15/eth0,6666@10.0.2.1/"],
             log: log, timeout: 1500,
-            stop: { log.text("netconsole").contains("VFS:") || log.text("swiftlet").contains("Kernel panic") })
+            stop: { log.text("netconsole").contains("Kernel panic") || log.text("swiftlet").contains("end Kernel panic") },
+            atStop: {
+                // Serial output may overtake the UDP path: let the guest finish sending.
+                _ = log.wait(until: .now() + 30) { log.text("netconsole").contains("Kernel panic") }
+            })
         let console = log.text("swiftlet")
         let netconsole = log.text("netconsole")
+        // No root file system: the kernel panics after IP-Config, and that is where we stop.
         #expect(run.stopped, "tail: \(console.suffix(3000))")
         #expect(console.contains("[1af4:1041]"), "no virtio-net on the PCI bus")
-        #expect(console.contains("IP-Config: Got DHCP answer from 10.0.2.1"), "no lease; dnsmasq: \(log.text("dnsmasq").suffix(1500))")
+        #expect(console.contains("IP-Config: Got DHCP answer from 10.0.2.1, my address is 10.0.2.15"), "no lease; dnsmasq: \(log.text("dnsmasq").suffix(1500))")
         #expect(log.text("dnsmasq").contains("DHCPACK(swiftlet0)"))
         // What the kernel printed after netconsole came up arrived over UDP.
-        #expect(netconsole.contains("VFS:") || netconsole.contains("Kernel panic"), "netconsole got: \(netconsole.suffix(2000))")
+        #expect(netconsole.contains("IP-Config: Complete") && netconsole.contains("Kernel panic"),
+                "netconsole got: \(netconsole.suffix(2000))")
         #expect(console.contains("virtio net 0 (swiftlet0): driver started it"))
     }
 }
