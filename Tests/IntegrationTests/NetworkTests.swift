@@ -102,8 +102,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = StreamLog()
         // dnsmasq waits for the tap swiftlet makes (--bind-dynamic); DHCP only (port 0).
+        // dnsmasq closes every descriptor it inherits, which Foundation's Process takes for
+        // an exit and then blocks reaping it: a shell holds on and passes our SIGTERM on.
         _ = try ns.spawn(
-            [dnsmasq, "--keep-in-foreground", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=swiftlet0",
+            ["/bin/sh", "-c", "\"$@\" & child=$!; trap 'kill $child' TERM; wait $child", "sh",
+             dnsmasq, "--keep-in-foreground", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=swiftlet0",
              "--bind-dynamic", "--dhcp-range=10.0.2.15,10.0.2.50,255.255.255.0", "--dhcp-host=02:00:00:00:00:15,10.0.2.15",
              "--dhcp-leasefile=\(directory.path)/leases", "--log-dhcp", "--pid-file="],
             log: log, stream: "dnsmasq")
