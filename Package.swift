@@ -18,7 +18,7 @@ let package = Package(
     targets: [
         // What Swift cannot do itself: ioctl (variadic) and kvm.h's request macros.
         .target(name: "CKVM"),
-        // epoll and eventfd, which Swift's Glibc module does not export.
+        // epoll, eventfd and the tun/interface ioctls, which Swift's Glibc module does not export.
         .target(name: "CSystem"),
 
         // Decompressors for bzImage payloads, straight from the system's libraries.
@@ -40,6 +40,7 @@ let package = Package(
             name: "SwiftletMachine",
             dependencies: [
                 "SwiftletMemory", "SwiftletHost", "SwiftletBoot", "SwiftletACPI", "SwiftletDevices", "SwiftletKVM",
+                "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(

@@ -23,7 +23,7 @@ final class GuestBoot {
     let disks: [VirtioBlock]
 
     init(config: MachineConfig, kvm: KVMSystem, host: HostCPU, control: RunControl,
-         console: ConsoleInput, cmos: CMOSRTC, logger: Logger) throws {
+         console: ConsoleInput, cmos: CMOSRTC, network: NetworkCards, logger: Logger) throws {
         self.control = control
         self.console = console
         self.logger = logger
@@ -78,6 +78,7 @@ final class GuestBoot {
             logger.debug("disk \(disk.path): \(block.capacity) sectors\(disk.readOnly ? ", read-only" : "")\(block.ignoredTrailingBytes > 0 ? ", last \(block.ignoredTrailingBytes) bytes ignored (not a whole sector)" : "")")
         }
         self.disks = disks
+        try network.attach(to: pci, loop: loop, logger: logger, trace: trace)
         if config.rng { try pci.add(TransportedDevice(try VirtioRng(), trace: trace("virtio rng")), name: "virtio rng") }
 
         // Host input goes to the virtio console once a driver runs it, else to the UART.

@@ -45,6 +45,15 @@ public enum Machine {
             logger.info("PVM passes some CPUID bits through from the hardware: prepending \"\(host.extraKernelArguments.joined(separator: " "))\" to the kernel command line")
         }
 
+        // Taps outlive resets; a failure here leaves none behind.
+        let network: NetworkCards
+        do {
+            network = try NetworkCards(config.networks, logger: logger)
+        } catch {
+            logger.error("\(error.description)")
+            return ExitStatus.vmmError.rawValue
+        }
+
         HostSignals.install()
         let control = RunControl()
         let terminal = Terminal()
@@ -69,7 +78,7 @@ public enum Machine {
             do {
                 let boot = try GuestBoot(
                     config: config, kvm: kvm, host: host, control: control, console: console,
-                    cmos: cmos, logger: logger)
+                    cmos: cmos, network: network, logger: logger)
                 outcome = boot.run()
             } catch {
                 logger.error("\(error)")

@@ -27,6 +27,8 @@ public struct MachineConfig: Sendable {
 
     public static let defaultResetLimit = 10
     public static let defaultResetWindow = 10.0
+    /// Network cards on taps (--tunnet), in the order the guest sees them.
+    public var networks: [Network]
 
     /// A file the guest sees as a virtio disk.
     public struct Disk: Sendable, Equatable {
@@ -35,9 +37,23 @@ public struct MachineConfig: Sendable {
         public init(path: String, readOnly: Bool) { self.path = path; self.readOnly = readOnly }
     }
 
+    /// A virtio network card on a tap of its own.
+    public struct Network: Sendable, Equatable {
+        public enum Attachment: Sendable, Equatable {
+            /// The host side of the tap gets this IPv4 address (dotted quad), a /24.
+            case hostAddress(String)
+            /// The tap joins this existing bridge.
+            case bridge(String)
+        }
+        public var attachment: Attachment
+        /// The guest's MAC; nil derives a stable one from the tap's name.
+        public var mac: [UInt8]?
+        public init(attachment: Attachment, mac: [UInt8]? = nil) { self.attachment = attachment; self.mac = mac }
+    }
+
     public init(memoryMiB: UInt64, cpus: Int = 1, kernelPath: String, initrdPath: String? = nil,
                 kernelArguments: [String] = [], cpuTemplate: CPUTemplate? = nil, verbose: Bool = false,
-                disks: [Disk] = [], rng: Bool = true,
+                disks: [Disk] = [], rng: Bool = true, networks: [Network] = [],
                 resetLimit: Int = MachineConfig.defaultResetLimit, resetWindow: Double = MachineConfig.defaultResetWindow) {
         self.memoryMiB = memoryMiB
         self.cpus = cpus
@@ -48,6 +64,7 @@ public struct MachineConfig: Sendable {
         self.verbose = verbose
         self.disks = disks
         self.rng = rng
+        self.networks = networks
         self.resetLimit = resetLimit
         self.resetWindow = resetWindow
     }

@@ -31,6 +31,10 @@ struct SwiftletCommand: ParsableCommand {
     var tunnet: [String] = []
 
     @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("The MAC of the card of the --tunnet in the same position (default: derived from the tap's name).", valueName: "xx:xx:xx:xx:xx:xx"))
+    var mac: [String] = []
+
+    @Option(name: .long, parsing: .singleValue,
             help: ArgumentHelp("Give the guest a virtio disk backed by this file; add ,ro for read-only (repeatable).", valueName: "file[,ro]"))
     var block: [String] = []
 
@@ -68,7 +72,10 @@ struct SwiftletCommand: ParsableCommand {
 
     /// Turns the parsed options into a machine description, or one line saying why not.
     func machineConfig() throws(UsageError) -> MachineConfig {
-        if !tunnet.isEmpty { throw UsageError("--tunnet: network devices are not available yet") }
+        guard mac.count <= tunnet.count else { throw UsageError("--mac: more --mac than --tunnet options") }
+        let networks = try tunnet.enumerated().map { (index, text) throws(UsageError) in
+            MachineConfig.Network(attachment: try Self.attachment(text), mac: index < mac.count ? try Self.mac(mac[index]) : nil)
+        }
         let template: CPUTemplate?
         if let name = cpuTemplate {
             guard let named = CPUTemplate(rawValue: name) else {
@@ -83,7 +90,8 @@ struct SwiftletCommand: ParsableCommand {
         return MachineConfig(
             memoryMiB: try MemorySize.parse(memory), cpus: cpus, kernelPath: kernel, initrdPath: initrd,
             kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose,
-            disks: try block.map(Self.disk), rng: !noRNG, resetLimit: resetLimit, resetWindow: resetWindow)
+            disks: try block.map(Self.disk), rng: !noRNG, networks: networks,
+            resetLimit: resetLimit, resetWindow: resetWindow)
     }
 
     /// "FILE" or "FILE,ro".
@@ -96,6 +104,31 @@ struct SwiftletCommand: ParsableCommand {
         }
         guard !path.isEmpty else { throw UsageError("--block: no file named in '\(text)'") }
         return MachineConfig.Disk(path: String(path), readOnly: readOnly)
+    }
+
+    /// "A.B.C.D" (the host's address on the tap) or "bridge:NAME".
+    static func attachment(_ text: String) throws(UsageError) -> MachineConfig.Network.Attachment {
+        if text.hasPrefix("bridge:") {
+            let name = String(text.dropFirst(7))
+            guard !name.isEmpty, name.utf8.count < 16, !name.contains("/") else {
+                throw UsageError("--tunnet: '\(name)' is not an interface name")
+            }
+            return .bridge(name)
+        }
+        var address = in_addr()
+        guard inet_pton(AF_INET, text, &address) == 1 else {
+            throw UsageError("--tunnet: '\(text)' is not an IPv4 address or bridge:<name>")
+        }
+        return .hostAddress(text)
+    }
+
+    /// Six hex bytes separated by colons; a multicast address cannot be a card's.
+    static func mac(_ text: String) throws(UsageError) -> [UInt8] {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let bytes = parts.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+        guard parts.count == 6, bytes.count == 6 else { throw UsageError("--mac: '\(text)' is not a MAC address (xx:xx:xx:xx:xx:xx)") }
+        guard bytes[0] & 1 == 0 else { throw UsageError("--mac: \(text) is a multicast address") }
+        return bytes
     }
 
     /// Parses `arguments`, runs the guest, and returns swiftlet's exit status.

@@ -26,10 +26,12 @@ enum Swiftlet {
     /// `reply.input`, as a person typing at a prompt would.
     static func run(_ arguments: [String], input: Data = Data(), environment: [String: String] = [:],
                     timeout: Double = 60, until marker: String? = nil,
-                    reply: (after: String, input: Data)? = nil) throws -> SwiftletRun {
+                    reply: (after: String, input: Data)? = nil, launcher: [String] = []) throws -> SwiftletRun {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.swiftletBinary)
-        process.arguments = arguments
+        // `launcher` runs swiftlet through another command (`ip netns exec NS`).
+        let command = launcher + [TestEnvironment.swiftletBinary] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
