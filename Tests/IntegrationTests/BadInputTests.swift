@@ -95,9 +95,9 @@ import Testing
         expectOneLineFailure(run, status: 2, mentions: ["--frobnicate"])
     }
 
-    @Test func devicesNotYetAvailableAreRefused() throws {
-        let run = try Swiftlet.run(["--tunnet=10.0.2.1", "64", TestEnvironment.testGuest])
-        expectOneLineFailure(run, status: 2, mentions: ["--tunnet"])
+    @Test func aTunnetThatIsNotAnIPv4AddressIsAUsageError() throws {
+        let run = try Swiftlet.run(["--tunnet=10.0.2", "64", TestEnvironment.testGuest])
+        expectOneLineFailure(run, status: 2, mentions: ["--tunnet", "10.0.2"])
     }
 
     @Test func missingDisk() throws {
@@ -108,7 +108,7 @@ import Testing
     @Test func helpListsEveryOption() throws {
         let run = try Swiftlet.run(["--help"])
         #expect(run.status == 0)
-        for option in ["--verbose", "--tunnet", "--block", "--no-rng", "--initrd", "--cpus", "--cpu-template", "<mem-in-mb>", "<kernel>", "Exit status"] {
+        for option in ["--verbose", "--tunnet", "--mac", "--block", "--no-rng", "--reset-limit", "--reset-window", "--initrd", "--cpus", "--cpu-template", "<mem-in-mb>", "<kernel>", "Exit status"] {
             #expect(run.stdout.contains(option), "--help lacks \(option)")
         }
     }
