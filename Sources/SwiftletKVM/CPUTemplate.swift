@@ -7,13 +7,15 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
     /// CMPXCHG16B, POPCNT, SMAP (CLAC/STAC), FSGSBASE, XSAVE with all that needs it, and
     /// SSSE3 (measured: Debian's kernel stops at BLAKE2s's LDMXCSR/SSSE3 code otherwise).
     /// On such a host Linux otherwise stops at its first use with an emulation failure.
+    /// It also hides KVM's paravirtual features that are hypercalls (PV IPIs, sched
+    /// yield, spinlock kicks): PVM's emulator never completes a guest's hypercall.
     case conservative
 
     /// What `--help` says of each.
     public var summary: String {
         switch self {
         case .host: "all that KVM supports"
-        case .conservative: "hides CMPXCHG16B, POPCNT, SMAP, FSGSBASE, XSAVE/AVX, SSSE3 (default on PVM hosts)"
+        case .conservative: "hides CMPXCHG16B, POPCNT, SMAP, FSGSBASE, XSAVE/AVX, SSSE3, KVM hypercalls (default on PVM hosts)"
         }
     }
 
@@ -45,6 +47,14 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
         (7, 0, .ecx, 1 << 1 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14),
         // Leaf 7 subleaf 1 EAX: AVX_VNNI(4) AVX512_BF16(5).
         (7, 1, .eax, 1 << 4 | 1 << 5),
+        // KVM's feature leaf EAX: PV_UNHALT(7), PV_SEND_IPI(11), PV_SCHED_YIELD(13), the
+        // features Linux drives with VMCALL/VMMCALL. On PVM the emulator re-executes a
+        // guest's hypercall forever (measured with the kvm_emulate_insn tracepoint: an AP
+        // spinning on VMCALL in __send_ipi_mask, the BSP on the lock it held), so Linux
+        // hung as soon as it had a second CPU to send an IPI to. Without them it uses the
+        // LAPIC's ICR, which KVM's in-kernel LAPIC serves. The MSR-based features
+        // (kvmclock, steal time, PV EOI, async PF) stay: they work there.
+        (0x4000_0001, 0, .eax, 1 << 7 | 1 << 11 | 1 << 13),
     ]
 
     /// The guest's CPUID for vCPU `apicID` of `cpuCount`, from KVM's supported leaves.
