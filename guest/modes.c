@@ -188,6 +188,18 @@ void mode_cpuid(void)
 		if (vendor[i] < 0x20 || vendor[i] > 0x7e)
 			vendor[i] = '.';
 	print("cpuid 0x40000000 %s\n", vendor);
+	cpuid(0x40000001, 0, r);
+	print("cpuid 0x40000001 eax=%08x\n", r[0]);
+	/* The topology leaves: x2APIC levels (0xB), AMD core count and ID bits
+	 * (0x80000008 ECX), AMD extended APIC ID and threads per core (0x8000001E). */
+	for (u32 sub = 0; sub < 2; sub++) {
+		cpuid(0xb, sub, r);
+		print("cpuid 0xb.%u eax=%08x ebx=%08x ecx=%08x edx=%08x\n", sub, r[0], r[1], r[2], r[3]);
+	}
+	cpuid(0x80000008, 0, r);
+	print("cpuid 0x80000008 ecx=%08x\n", r[2]);
+	cpuid(0x8000001e, 0, r);
+	print("cpuid 0x8000001e eax=%08x ebx=%08x ecx=%08x\n", r[0], r[1], r[2]);
 	print("apicid %u\n", apic_id);
 	power_off();
 }

@@ -1,3 +1,5 @@
+import CKVM
+
 /// The CPUID fix-ups that make each vCPU know who it is and how many siblings it has:
 /// KVM's supported list describes the host, not our machine.
 ///
@@ -17,7 +19,15 @@ struct CPUIDTopology {
 
     func apply(to supported: [CPUIDEntry]) -> [CPUIDEntry] {
         var entries: [CPUIDEntry] = []
-        for var entry in supported {
+        // KVM may list only some subleaves of the topology leaves (measured on PVM: 0xB
+        // subleaf 0 alone), and a missing subleaf reads as zeros: with no core level,
+        // Linux put each vCPU in a package of its own. So they are written whole.
+        for function: UInt32 in [0xB, 0x1F] {
+            guard let first = supported.first(where: { $0.function == function }) else { continue }
+            let flags = first.flags | UInt32(KVM_CPUID_FLAG_SIGNIFCANT_INDEX)
+            entries += (0...2).map { topologyLeaf(function: function, subleaf: UInt32($0), flags: flags) }
+        }
+        for var entry in supported where entry.function != 0xB && entry.function != 0x1F {
             switch entry.function {
             case 0x1:
                 // EBX: APIC ID [31:24], logical processors per package [23:16], CLFLUSH
@@ -29,8 +39,6 @@ struct CPUIDTopology {
                 // Intel deterministic cache parameters: EAX[31:26] = cores per package - 1,
                 // EAX[25:14] = threads sharing the cache - 1 (one thread per core).
                 entry.eax = entry.eax & 0x3FFF | UInt32(cpuCount - 1) << 26
-            case 0xB, 0x1F:
-                entry = topologyLeaf(function: entry.function, subleaf: entry.index, flags: entry.flags)
             case 0x8000_0008:
                 // AMD: ECX[7:0] = cores in the package - 1, ECX[15:12] = APIC ID core bits.
                 entry.ecx = entry.ecx & ~0xF0FF | coreBits << 12 | UInt32(cpuCount - 1)
