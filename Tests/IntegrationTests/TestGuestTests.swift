@@ -110,6 +110,19 @@ import Testing
         guard let run = try guest(64, ["--cpus", "2"], ["mode=cpuid"]) else { return }
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.stdout.contains("apicid 0"))
+        // One package of two cores: the x2APIC topology leaf's core level counts both
+        // and shifts one APIC ID bit (without it Linux saw two packages).
+        #expect(run.stdout.contains("cpuid 0xb.1 eax=00000001 ebx=00000002 ecx=00000201 edx=00000000"), "\(run.stdout)")
+        #expect(run.stdout.contains("cpuid 0x80000008 ecx=00001001"), "\(run.stdout)")
+    }
+
+    /// KVM's paravirtual features that are hypercalls stay hidden under the conservative
+    /// template: PVM's emulator never completes one (Linux hung sending its first PV IPI).
+    @Test func conservativeTemplateHidesKVMHypercalls() throws {
+        guard let run = try guest(64, ["--cpu-template", "conservative"], ["mode=cpuid"]) else { return }
+        let features = try #require(hexField(run.stdout, "cpuid 0x40000001 eax="))
+        #expect(features & (1 << 3) != 0, "kvmclock (CLOCKSOURCE2) should stay")
+        for bit in [7, 11, 13] { #expect(features & (1 << bit) == 0, "KVM feature bit \(bit) visible") }
     }
 
     @Test func tripleFaultEndsTheRunWithOneLine() throws {

@@ -11,6 +11,7 @@ import Testing
         CPUIDEntry(function: 0xB, index: 0, flags: 1), CPUIDEntry(function: 0xB, index: 1, flags: 1),
         CPUIDEntry(function: 0xD, index: 0, flags: 1, eax: 7), CPUIDEntry(function: 0xD, index: 1, flags: 1, eax: 1),
         CPUIDEntry(function: 0x4000_0000, eax: 0x4000_0001, ebx: 0x4B4D_564B),
+        CPUIDEntry(function: 0x4000_0001, eax: 0x01FF_FFFF),
     ]
 
     func leaf(_ entries: [CPUIDEntry], _ function: UInt32, _ index: UInt32 = 0) throws -> CPUIDEntry {
@@ -25,6 +26,9 @@ import Testing
         #expect(!guest.contains { $0.function == 0xD }, "XSAVE leaf 0xD should be gone")
         #expect(one.ecx & (1 << 31) != 0, "hypervisor bit")
         #expect(one.ecx & (1 << 0) != 0, "SSE3 should stay")
+        let kvm = try leaf(guest, 0x4000_0001)
+        for bit in [7, 11, 13] { #expect(kvm.eax & (1 << bit) == 0, "KVM feature bit \(bit) is a hypercall") }
+        for bit in [0, 3, 5, 6] { #expect(kvm.eax & (1 << bit) != 0, "KVM feature bit \(bit) is an MSR and should stay") }
     }
 
     @Test func hostKeepsEverything() throws {
@@ -32,6 +36,7 @@ import Testing
         #expect(try leaf(guest, 1).ecx == 0xFFFF_FFFF)
         #expect(try leaf(guest, 7).ebx == 0xFFFF_FFFF)
         #expect(guest.contains { $0.function == 0xD })
+        #expect(try leaf(guest, 0x4000_0001).eax == 0x01FF_FFFF)
     }
 
     @Test func eachVCPUKnowsItsAPICIDAndSiblings() throws {
@@ -46,6 +51,21 @@ import Testing
         #expect((core.ecx >> 8) & 0xFF == 2)
         let single = CPUTemplate.host.apply(to: host, apicID: 0, cpuCount: 1)
         #expect(try leaf(single, 1).edx & (1 << 28) == 0)
+    }
+
+    /// KVM on PVM lists leaf 0xB with subleaf 0 only; the core level must still be there,
+    /// or Linux puts every vCPU in a package of its own.
+    @Test func topologyLeafIsWrittenWhole() throws {
+        let sparse = host.filter { !($0.function == 0xB && $0.index == 1) }
+        let guest = CPUTemplate.conservative.apply(to: sparse, apicID: 1, cpuCount: 2)
+        let core = try leaf(guest, 0xB, 1), end = try leaf(guest, 0xB, 2)
+        #expect(core.eax == 1 && core.ebx == 2 && (core.ecx >> 8) & 0xFF == 2 && core.edx == 1)
+        #expect((end.ecx >> 8) & 0xFF == 0, "subleaf 2 ends the levels")
+        #expect(guest.filter { $0.function == 0xB }.count == 3)
+        #expect(guest.filter { $0.function == 0xB && !$0.hasSubleaves }.isEmpty)
+        let none = CPUTemplate.host.apply(to: host.filter { $0.function != 0xB }, apicID: 0, cpuCount: 2)
+        #expect(!none
+            .contains { $0.function == 0xB }, "no 0xB where KVM lists none")
     }
 
     @Test func defaultIsConservativeOnPVM() {
