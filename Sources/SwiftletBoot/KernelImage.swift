@@ -6,8 +6,9 @@ import SwiftletMemory
 /// addresses. A bzImage is a small real-mode setup, a header, and a compressed vmlinux
 /// (the payload): we decompress the payload on the host and load the ELF inside exactly
 /// like a vmlinux, because the alternative, the kernel's decompressor, spends seconds of
-/// emulated instructions on PVM. Only a payload format we cannot decompress makes us load
-/// the protected-mode code as it is and enter its 64-bit entry point instead.
+/// emulated instructions on PVM. A payload format we cannot decompress, or a user who asks
+/// for the kernel's decompressor (`KernelDecompression.guest`), makes us load the
+/// protected-mode code as it is and enter its 64-bit entry point instead.
 public struct KernelImage: Sendable {
     public enum Kind: Equatable, Sendable, CustomStringConvertible {
         case elf
@@ -58,22 +59,24 @@ public struct KernelImage: Sendable {
     }
 
     /// Reads and parses the kernel at `path`.
-    public init(path: String) throws(BootError) {
+    public init(path: String, decompression: KernelDecompression = .host) throws(BootError) {
         let bytes = try HostFile(path, role: .kernel).readAll(limit: Self.fileSizeLimit)
-        try self.init(path: path, bytes: bytes)
+        try self.init(path: path, bytes: bytes, decompression: decompression)
     }
 
     /// Parses kernel file contents; `path` is for messages.
-    public init(path: String, bytes: [UInt8]) throws(BootError) {
+    public init(path: String, bytes: [UInt8], decompression: KernelDecompression = .host) throws(BootError) {
         self.path = path
         do {
-            (kind, header, segments, entry) = try Self.parse(bytes)
+            (kind, header, segments, entry) = try Self.parse(bytes, decompression: decompression)
         } catch {
             throw .badKernel(path: path, error)
         }
     }
 
-    private static func parse(_ bytes: [UInt8]) throws(KernelImageError) -> (Kind, SetupHeader, [Segment], UInt64) {
+    private static func parse(
+        _ bytes: [UInt8], decompression: KernelDecompression
+    ) throws(KernelImageError) -> (Kind, SetupHeader, [Segment], UInt64) {
         if ELFImage.hasMagic(bytes) {
             let (segments, entry) = try elfSegments(bytes)
             return (.elf, .synthesizedForELF(), segments, entry)
@@ -86,6 +89,9 @@ public struct KernelImage: Sendable {
             throw .payloadOutsideFile(offset: payloadStart, length: UInt64(header.payloadLength))
         }
         let payload = Array(bytes[Int(payloadStart)..<Int(payloadEnd)])
+        if decompression == .guest {
+            return selfDecompressing(bytes, header: header, format: PayloadFormat(magicOf: payload))
+        }
 
         let contents: PayloadContents
         do {
@@ -102,20 +108,26 @@ public struct KernelImage: Sendable {
                 throw .inPayload(error)
             }
         case .unsupported(let format):
-            // The whole protected-mode part, loaded where the kernel prefers to run, with
-            // room for init_size: the decompressor works in place from there. A preferred
-            // address that is absent or absurd gives way to 16 MiB, the x86-64 default,
-            // which satisfies any kernel_alignment a real kernel asks for.
-            let image = bytes[Int(code)...]
-            let memorySize = max(UInt64(image.count), UInt64(header.initSize))
-            let preferred = header.preferredAddress
-            let sane = preferred >= BootLayout.highMemoryStart
-                && preferred.alignedDown(to: BootLayout.pageSize) == preferred
-                && preferred < X86MemoryMap.mmioHoleEnd
-            let address = sane ? preferred : defaultLoadAddress
-            let segment = Segment(address: address, bytes: image, memorySize: memorySize)
-            return (.selfDecompressingBzImage(format), header, [segment], address + bzImage64BitEntryOffset)
+            return selfDecompressing(bytes, header: header, format: format)
         }
+    }
+
+    /// The whole protected-mode part, loaded where the kernel prefers to run, with room
+    /// for init_size: the decompressor works in place from there. A preferred address that
+    /// is absent or absurd gives way to 16 MiB, the x86-64 default, which satisfies any
+    /// kernel_alignment a real kernel asks for.
+    private static func selfDecompressing(
+        _ bytes: [UInt8], header: SetupHeader, format: PayloadFormat
+    ) -> (Kind, SetupHeader, [Segment], UInt64) {
+        let image = bytes[Int(header.protectedModeOffset)...]
+        let memorySize = max(UInt64(image.count), UInt64(header.initSize))
+        let preferred = header.preferredAddress
+        let sane = preferred >= BootLayout.highMemoryStart
+            && preferred.alignedDown(to: BootLayout.pageSize) == preferred
+            && preferred < X86MemoryMap.mmioHoleEnd
+        let address = sane ? preferred : defaultLoadAddress
+        let segment = Segment(address: address, bytes: image, memorySize: memorySize)
+        return (.selfDecompressingBzImage(format), header, [segment], address + bzImage64BitEntryOffset)
     }
 
     private static func elfSegments(_ bytes: [UInt8]) throws(KernelImageError) -> ([Segment], UInt64) {

@@ -6,15 +6,17 @@ public enum LinuxBootLoader {
     /// Loads the kernel, the initrd and the command line, then the zero page, GDT and
     /// page tables, into `memory`. `rsdp` goes into boot_params.acpi_rsdp_addr when the
     /// machine has ACPI tables; `extraReserved` ranges are marked reserved in the e820 map.
+    /// `decompression` says who decompresses a bzImage's payload.
     public static func load(
         kernelPath: String,
         initrdPath: String?,
         arguments: [String],
         memory: GuestMemory,
         rsdp: GuestAddress?,
-        extraReserved: [(start: UInt64, size: UInt64)] = []
+        extraReserved: [(start: UInt64, size: UInt64)] = [],
+        decompression: KernelDecompression = .host
     ) throws(BootError) -> BootEntry {
-        let kernel = try KernelImage(path: kernelPath)
+        let kernel = try KernelImage(path: kernelPath, decompression: decompression)
         try kernel.load(into: memory)
 
         let ranges = memory.regions.map { (start: $0.start.value, size: $0.size) }

@@ -105,7 +105,7 @@ final class GuestBoot {
         let entry = try LinuxBootLoader.load(
             kernelPath: config.kernelPath, initrdPath: config.initrdPath,
             arguments: host.extraKernelArguments + config.kernelArguments, memory: memory, rsdp: BootLayout.rsdp,
-            extraReserved: [(PCIDevices.ecamBase, PCIDevices.ecamSize)])
+            extraReserved: [(PCIDevices.ecamBase, PCIDevices.ecamSize)], decompression: config.kernelDecompression)
         for line in entry.summary.description.split(separator: "\n") { logger.debug("\(line)") }
 
         // vCPUs: every one gets its CPUID, MSRs, FPU and APIC lines; only the boot CPU gets

@@ -1,3 +1,4 @@
+import SwiftletBoot
 import SwiftletKVM
 
 /// Everything the user asked for: the seed's command line plus the modern options.
@@ -12,6 +13,8 @@ public struct MachineConfig: Sendable {
     public var initrdPath: String?
     /// The kernel's command line, one argument per element; joined by spaces.
     public var kernelArguments: [String]
+    /// Who decompresses a bzImage's payload: swiftlet (default) or the kernel itself.
+    public var kernelDecompression: KernelDecompression
     /// The CPU template; nil picks the default for this host.
     public var cpuTemplate: CPUTemplate?
     /// Trace devices, exits and setup to stderr.
@@ -54,7 +57,9 @@ public struct MachineConfig: Sendable {
     public init(memoryMiB: UInt64, cpus: Int = 1, kernelPath: String, initrdPath: String? = nil,
                 kernelArguments: [String] = [], cpuTemplate: CPUTemplate? = nil, verbose: Bool = false,
                 disks: [Disk] = [], rng: Bool = true, networks: [Network] = [],
-                resetLimit: Int = MachineConfig.defaultResetLimit, resetWindow: Double = MachineConfig.defaultResetWindow) {
+                resetLimit: Int = MachineConfig.defaultResetLimit, resetWindow: Double = MachineConfig.defaultResetWindow,
+                kernelDecompression: KernelDecompression = .host) {
+        self.kernelDecompression = kernelDecompression
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.kernelPath = kernelPath

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import Logging
+import SwiftletBoot
 import SwiftletKVM
 import SwiftletMachine
 
@@ -53,6 +54,12 @@ struct SwiftletCommand: ParsableCommand {
                 valueName: "name"))
     var cpuTemplate: String?
 
+    @Option(name: .customLong("kernel-decompression"),
+            help: ArgumentHelp(
+                "Who decompresses a bzImage: \(KernelDecompression.allCases.map { "\($0.rawValue) (\($0.summary))" }.joined(separator: "; ")).",
+                valueName: "who"))
+    var kernelDecompression: String = KernelDecompression.host.rawValue
+
     @Option(name: .customLong("reset-limit"),
             help: ArgumentHelp("Give up (status 1) when the guest resets more than this many times within --reset-window.", valueName: "n"))
     var resetLimit: Int = MachineConfig.defaultResetLimit
@@ -85,13 +92,16 @@ struct SwiftletCommand: ParsableCommand {
         } else {
             template = nil
         }
+        guard let decompression = KernelDecompression(rawValue: kernelDecompression) else {
+            throw UsageError("--kernel-decompression: '\(kernelDecompression)' is neither host nor guest")
+        }
         guard resetLimit >= 0 else { throw UsageError("--reset-limit must be 0 or more") }
         guard resetWindow > 0, resetWindow.isFinite else { throw UsageError("--reset-window must be a positive number of seconds") }
         return MachineConfig(
             memoryMiB: try MemorySize.parse(memory), cpus: cpus, kernelPath: kernel, initrdPath: initrd,
             kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose,
             disks: try block.map(Self.disk), rng: !noRNG, networks: networks,
-            resetLimit: resetLimit, resetWindow: resetWindow)
+            resetLimit: resetLimit, resetWindow: resetWindow, kernelDecompression: decompression)
     }
 
     /// "FILE" or "FILE,ro".

@@ -92,6 +92,18 @@ import Testing
         #expect(image2.entry == 0x100_0200)
     }
 
+    /// --kernel-decompression=guest: a payload we could decompress is left to the kernel.
+    @Test func leavesDecompressionToTheKernelWhenAsked() throws {
+        let vmlinux = TestImages.elf(entry: 0x100_0000, loads: [.init(paddr: 0x100_0000, data: Array(repeating: 0x90, count: 64))])
+        let image = TestImages.bzImage(payload: TestImages.gzip(vmlinux), prefAddress: 0x200_0000)
+        let host = try KernelImage(path: "k", bytes: image)
+        #expect(host.kind == .bzImage(.gzip))
+        let guest = try KernelImage(path: "k", bytes: image, decompression: .guest)
+        #expect(guest.kind == .selfDecompressingBzImage(.gzip))
+        #expect(guest.entry == 0x200_0200)
+        #expect(guest.segments.first?.bytes.first == image[2048])
+    }
+
     @Test func namesTheFileInEveryError() throws {
         let ram = try memory()
         func failure(_ kernel: String, initrd: String? = nil) -> String {
