@@ -10,6 +10,8 @@ let package = Package(
     name: "Swiftlet",
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
+        // bench/'s device back-end benchmark: a separate binary, nothing of it in swiftlet.
+        .executable(name: "swiftlet-devbench", targets: ["swiftlet-devbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,6 +53,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "SwiftletTestSupport", dependencies: ["SwiftletMemory", "SwiftletDevices"]),
+        // virtio-blk and virtio-net driven in-process with fake guest memory (bench/run's
+        // "devices" part): the device code swiftlet runs, on a real file and a real tap.
+        .executableTarget(
+            name: "swiftlet-devbench",
+            dependencies: [
+                "SwiftletMemory", "SwiftletDevices", "SwiftletTestSupport", "SwiftletMachine", "SwiftletHost",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         .testTarget(name: "SwiftletMemoryTests", dependencies: ["SwiftletMemory"]),
         .testTarget(name: "SwiftletBootTests", dependencies: ["SwiftletBoot", "SwiftletTestSupport"]),

@@ -13,9 +13,9 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop"]
+VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop", "host"]
 LABEL = {"swiftlet": "Swiftlet", "qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35",
-         "kvmloop": "bare KVM loop"}
+         "kvmloop": "bare KVM loop", "host": "host baseline"}
 MEM_MIB = 128
 # The CPU features KVM's emulator on PVM cannot run, hidden from Linux under
 # QEMU (Swiftlet hides them itself): /work/shared/PVM.md, docs in README.
@@ -41,6 +41,13 @@ class Plan:
         self.pio_iters = 2000 if quick else 10000
         self.rng_iters = 200 if quick else 1000
         self.boot_runs = n(3, 1)
+        # devices: interleaved runs of each side, requests/frames per run, file size.
+        self.device_runs = n(5, 2)
+        self.blk_small_requests = 5000 if quick else 100000
+        self.blk_large_requests = 100 if quick else 2000
+        self.blk_file_mib = 64 if quick else 256
+        self.net_frames = 10000 if quick else 100000
+        self.net_datagrams = 300 if quick else 2000
 
     def describe(self):
         return {k: v for k, v in vars(self).items()}
@@ -76,8 +83,11 @@ def setup(full, out, swiftlet=None):
         bindir = subprocess.run(build + ["--show-bin-path"], check=True,
                                 capture_output=True, text=True).stdout.strip()
         swiftlet = os.path.join(bindir, "swiftlet")
-    env = {"swiftlet": swiftlet, "guest": os.path.join(REPO, "guest", "out", "testguest.elf")}
+    # The device benchmark is built beside whichever swiftlet is used (CI: the debug one).
+    env = {"swiftlet": swiftlet, "guest": os.path.join(REPO, "guest", "out", "testguest.elf"),
+           "devbench": os.path.join(os.path.dirname(swiftlet), "swiftlet-devbench")}
     os.makedirs(out, exist_ok=True)
+    env["out"] = out
     env["kvmloop"] = os.path.join(out, "kvmloop")
     sh(["cc", "-O2", "-Wall", "-o", env["kvmloop"], os.path.join(REPO, "bench", "kvmloop.c")])
     env["disk"] = os.path.join(out, "disk.img")
@@ -135,11 +145,17 @@ def tsc_mhz():
 
 # ---- command lines ------------------------------------------------------
 
-def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False):
+# The host's end of the tap in bench-net's network namespace (the guest's defaults).
+TAP_HOST_IP = "10.0.2.1"
+
+
+def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False, net=False):
     """The VMM's command line for one guest with a console, a disk and an RNG.
 
     pci=True puts QEMU microvm's devices on PCI (pcie=on) instead of virtio-mmio,
-    for the guest's virtio driver, which speaks only virtio-pci.
+    for the guest's virtio driver, which speaks only virtio-pci. net=True adds a
+    virtio-net card on a tap with TAP_HOST_IP/24, the VMM in a network namespace of
+    its own (unshare --net) so nothing leaves the machine.
     """
     if vmm == "kvmloop":
         return [env["kvmloop"], kernel, " ".join(args)]
@@ -147,6 +163,8 @@ def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False)
         argv = [env["swiftlet"], "--cpus", str(cpus), "--block", env["disk"]]
         if initrd:
             argv += ["--initrd", initrd]
+        if net:
+            argv = ["unshare", "--net"] + argv + [f"--tunnet={TAP_HOST_IP}"]
         return argv + [str(mem), kernel] + args
     argv = ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host,-arch-capabilities",
             "-nodefaults", "-display", "none", "-no-reboot", "-m", str(mem), "-smp", str(cpus),
@@ -166,10 +184,20 @@ def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False)
         argv += ["-device", "virtio-serial-pci,disable-legacy=on", "-device", "virtconsole,chardev=c0",
                  "-device", "virtio-blk-pci,drive=d0,disable-legacy=on",
                  "-device", "virtio-rng-pci,disable-legacy=on"]
+    if net:
+        # QEMU's own tap back-end, no vhost-net (Swiftlet has none either).
+        argv += ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off",
+                 "-device", "virtio-net-pci,netdev=n0,disable-legacy=on"]
     argv += ["-kernel", kernel]
     if initrd:
         argv += ["-initrd", initrd]
-    return argv + ["-append", " ".join(args)]
+    argv += ["-append", " ".join(args)]
+    if net:
+        # swiftlet --tunnet makes and addresses its tap itself; for QEMU the shell does.
+        setup = (f"ip tuntap add dev tap0 mode tap && ip addr add {TAP_HOST_IP}/24 dev tap0 && "
+                 "ip link set tap0 up && exec \"$@\"")
+        argv = ["unshare", "--net", "sh", "-c", setup, "sh"] + argv
+    return argv
 
 
 # ---- one timed run ------------------------------------------------------
@@ -380,6 +408,138 @@ def bench_boot(env, plan):
             vals[v].append(round(r.marker, 1))
             say(f"  {v} run {i + 1}: {r.marker:.1f} s")
     return [row("boot", "exec -> 'Run /init'", "s", vals)]
+
+
+# ---- device back-ends ----------------------------------------------------
+
+def devbench_binary(env):
+    """swiftlet-devbench beside the swiftlet in use; a release build if there is none."""
+    path = env["devbench"]
+    if not os.path.exists(path):
+        scratch = os.environ.get("SWIFTLET_BENCH_SCRATCH")
+        build = ["swift", "build", "-c", "release"] + (["--scratch-path", scratch] if scratch else [])
+        sh(build + ["--product", "swiftlet-devbench"], stdout=subprocess.DEVNULL)
+        bindir = subprocess.run(build + ["--show-bin-path"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        path = os.path.join(bindir, "swiftlet-devbench")
+    return path
+
+
+def json_run(argv, what):
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"bench: {what} failed (status {p.returncode})\n  command: {shlex.join(argv)}\n"
+                         f"  stdout tail: {p.stdout[-800:]}\n  stderr tail: {p.stderr[-800:]}")
+    return json.loads(p.stdout)
+
+
+def blk_file(out, mib):
+    """A file of random bytes (no holes: a hole reads faster than data), made once."""
+    path = os.path.join(out, f"devbench-{mib}m.img")
+    if not os.path.exists(path) or os.path.getsize(path) != mib << 20:
+        with open(path + ".tmp", "wb") as f:
+            for _ in range(mib):
+                f.write(os.urandom(1 << 20))
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def bench_devices(env, plan):
+    """Swiftlet's virtio-blk and virtio-net in-process (swiftlet-devbench: the device code
+    swiftlet runs, driven through the virtqueue engine with fake guest memory) against the
+    host doing the same I/O itself: fio for the disk, a plain read/write loop for the tap."""
+    devbench = devbench_binary(env)
+    debug = "/debug/" in devbench
+    say(f"\n== devices: {devbench} against fio and a plain tap loop"
+        + (" (a DEBUG build: only checks that it runs; the figures mean nothing)" if debug else ""))
+    if not shutil.which("fio"):
+        apt_install("fio")
+    note_build = "; DEBUG build of the device" if debug else ""
+    cases = []  # (metric, unit, swiftlet argv, host argv, host result -> figure, note)
+
+    disk = blk_file(env["out"], plan.blk_file_mib)
+    for pattern, rw, bs, label, requests in [
+            ("randread", "randread", 4096, "4 KiB random read", plan.blk_small_requests),
+            ("randwrite", "randwrite", 4096, "4 KiB random write", plan.blk_small_requests),
+            ("read", "read", 1 << 20, "1 MiB sequential read", plan.blk_large_requests)]:
+        ours = [devbench, "blk", "--file", disk, "--pattern", pattern, "--bs", str(bs),
+                "--requests", str(requests), "--batch", str(64 if bs <= 65536 else 4)]
+        # fio's pvsync engine is preadv/pwritev, one request at a time, as VirtioBlock's
+        # ScatterIO; buffered (direct=0) as swiftlet opens disks; page cache kept (invalidate=0);
+        # its buffer an anonymous mmap, page-aligned like guest RAM (a malloc'd one is not,
+        # and copies into it ran up to 4x slower here); gtod_reduce so fio does not read the
+        # clock around every request.
+        fio = ["fio", "--name=devbench", f"--filename={disk}", f"--size={plan.blk_file_mib}M",
+               f"--rw={rw}", f"--bs={bs}", f"--io_size={requests * bs}", "--ioengine=pvsync",
+               "--direct=0", "--iodepth=1", "--invalidate=0", "--iomem=mmap", "--norandommap",
+               "--randrepeat=1", "--gtod_reduce=1", "--output-format=json"]
+        direction = "write" if rw == "randwrite" else "read"
+
+        def fio_us(result, direction=direction):
+            iops = result["jobs"][0][direction]["iops"]
+            return 1e6 / iops if iops else float("nan")
+        cases.append((f"virtio-blk {label}, per request", "us", ours, fio, fio_us,
+                      f"host: fio pvsync (preadv/pwritev), buffered (no O_DIRECT), iodepth 1, same {plan.blk_file_mib} MiB file"
+                      + note_build))
+
+    if os.geteuid() == 0 and os.path.exists("/dev/net/tun") and shutil.which("unshare"):
+        for direction in ("tx", "rx"):
+            for frame in (64, 1514):
+                base = ["unshare", "--net", devbench, "net", "--direction", direction, "--frame", str(frame),
+                        "--frames", str(plan.net_frames)]
+                cases.append((f"virtio-net {direction} {frame}-byte frames, per frame", "us",
+                              base + ["--side", "device"], base + ["--side", "plain"],
+                              lambda result: result["us_per_frame"],
+                              "host: plain " + ("write(2)" if direction == "tx" else "read(2)")
+                              + " on the same tap, same frames, in a fresh network namespace" + note_build))
+    else:
+        say("  virtio-net skipped: needs root, /dev/net/tun and unshare (a network namespace)")
+
+    for metric, _, ours, host, _, _ in cases:
+        say(f"  {metric}:")
+        show(ours)
+        show(host)
+    # One unmeasured run of each side (it also brings the file into the page cache).
+    for metric, _, ours, host, _, _ in cases:
+        json_run(ours, f"devices warm-up: {metric}")
+        json_run(host, f"devices warm-up: {metric} (host)")
+    vals = [{"swiftlet": [], "host": []} for _ in cases]
+    for _ in range(plan.device_runs):
+        for k, (metric, _, ours, host, host_figure, _) in enumerate(cases):
+            r = json_run(ours, metric)
+            vals[k]["swiftlet"].append(round(r.get("us_per_request", r.get("us_per_frame")), 3))
+            vals[k]["host"].append(round(host_figure(json_run(host, f"{metric} (host)")), 3))
+    rows = [row("devices", metric, unit, v, note=note)
+            for (metric, unit, _, _, _, note), v in zip(cases, vals)]
+    return rows + bench_guest_net(env, plan)
+
+
+def bench_guest_net(env, plan):
+    """Guest -> host UDP through the whole VM: the test guest's mode=bench-net against
+    the same guest under QEMU microvm (pcie=on, virtio-net-pci on its tap back-end)."""
+    if not (os.geteuid() == 0 and os.path.exists("/dev/net/tun") and shutil.which("unshare")
+            and shutil.which("ip")):
+        say("\n== guest -> host UDP skipped: needs root, /dev/net/tun, unshare and ip")
+        return []
+    mhz = tsc_mhz()
+    say(f"\n== guest -> host UDP: mode=bench-net, 1472-byte datagrams as fast as the device takes "
+        f"them, timed in the guest (TSC {mhz:.0f} MHz); only the ratio means something here")
+    vmms = plan.vmms[:2]
+    args = ["mode=bench-net", f"iters={plan.net_datagrams}", "net_udp_size=1472"]
+    cmds = {v: command(env, v, env["guest"], args, pci=True, net=True) for v in vmms}
+    for v in vmms:
+        show(cmds[v])
+    vals = {v: [] for v in vmms}
+    for _ in range(plan.exit_runs):
+        for v in vmms:
+            r = Run(cmds[v], timeout=600).check(f"{v} bench-net")
+            m = BENCH_LINE.search(r.text)
+            if not m:
+                raise SystemExit(f"bench: {v} bench-net: no result line\n{r.text[-800:]}")
+            vals[v].append(round(int(m.group(3)) / mhz, 2))
+    return [row("devices", "guest -> host UDP, per 1472-byte datagram", "us", vals,
+                note="whole VM: the guest's own loop is emulated on PVM; QEMU microvm with pcie=on, "
+                     "virtio-net-pci, tap without vhost")]
 
 
 # ---- output -------------------------------------------------------------

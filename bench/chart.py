@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""results.json -> results.png: Swiftlet's median over each QEMU's, per metric
+"""results.json -> results.png: Swiftlet's median over each QEMU's (or the host's), per metric
 (log scale; below the line at 1 Swiftlet is faster or smaller).
 Exits 2 when matplotlib is missing, so bench/run can install it."""
 import json
@@ -13,8 +13,9 @@ try:
 except ImportError:
     sys.exit(2)
 
-LABEL = {"qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35", "kvmloop": "bare KVM loop"}
-COLOR = {"qemu-microvm": "tab:blue", "qemu-q35": "tab:orange", "kvmloop": "tab:gray"}
+LABEL = {"qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35", "kvmloop": "bare KVM loop",
+         "host": "host baseline (fio, tap loop)"}
+COLOR = {"qemu-microvm": "tab:blue", "qemu-q35": "tab:orange", "kvmloop": "tab:gray", "host": "tab:green"}
 
 
 def main(src, png):
@@ -30,7 +31,7 @@ def main(src, png):
             q = r["values"].get(vmm)
             if q and statistics.median(q) > 0:
                 xs.append(statistics.median(r["values"]["swiftlet"]) / statistics.median(q))
-                ys.append(i + (k - 1) * width)
+                ys.append(i + (k - (len(LABEL) - 1) / 2) * width)
         if xs:
             ax.barh(ys, xs, height=width, color=COLOR[vmm], label=f"Swiftlet / {label}")
     ax.axvline(1, color="black", linewidth=0.8)

@@ -79,6 +79,8 @@ struct deadline {
 	u64 end, spins;
 };
 void deadline_start(struct deadline *d, u32 ms);
+/* The TSC, for benchmark modes that time themselves. */
+u64 tsc_read(void);
 bool deadline_passed(struct deadline *d);
 void halt_forever(void) __attribute__((noreturn));
 
@@ -164,6 +166,7 @@ void mode_virtio_console(void);
 void mode_virtio_blk(void);
 void mode_virtio_rng(void);
 void mode_virtio_net(void);
+void mode_bench_net(void);	/* net.c: a benchmark beside bench.c's */
 void mode_virtio_all(void);
 void mode_hostile(void);
 void mode_panic(void);

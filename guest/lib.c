@@ -188,6 +188,11 @@ static inline u64 rdtsc(void)
 	return (u64)hi << 32 | lo;
 }
 
+u64 tsc_read(void)
+{
+	return rdtsc();
+}
+
 void deadline_start(struct deadline *d, u32 ms)
 {
 	d->end = rdtsc() + ms * TSC_TICKS_PER_MS;

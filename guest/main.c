@@ -80,6 +80,8 @@ void guest_main(u64 bp, u64 si)
 		mode_bench_mmio();
 	else if (arg_is("mode", "bench-rng"))
 		mode_bench_rng();
+	else if (arg_is("mode", "bench-net"))
+		mode_bench_net();
 	else if (arg_is("mode", "virtio-console"))
 		mode_virtio_console();
 	else if (arg_is("mode", "virtio-blk"))

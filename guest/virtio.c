@@ -283,7 +283,8 @@ u8 virtio_config_generation(struct virtio_dev *d)
  * says a driver SHOULD NOT notify then, and one notification too many
  * cannot hide a device bug.
  */
-void vq_submit(struct virtq *q, u16 head, const struct vseg *segs, unsigned n)
+/* Puts the chain in the avail ring and publishes it, without a kick. */
+static void vq_publish(struct virtq *q, u16 head, const struct vseg *segs, unsigned n)
 {
 	u16 mask = (u16)(q->size - 1);
 	for (unsigned k = 0; k < n; k++) {
@@ -300,9 +301,22 @@ void vq_submit(struct virtq *q, u16 head, const struct vseg *segs, unsigned n)
 	mb();
 	q->avail_idx++;
 	q->avail[1] = q->avail_idx;
-	/* ... and the index before the notification (2.7.13.4). */
+	/* ... and the index before the notification, or before reading
+	 * whether one is wanted (2.7.13.4). */
 	mb();
+}
+
+void vq_submit(struct virtq *q, u16 head, const struct vseg *segs, unsigned n)
+{
+	vq_publish(q, head, segs, n);
 	mmio_wr16(q->notify, q->index);
+}
+
+void vq_submit_lazy(struct virtq *q, u16 head, const struct vseg *segs, unsigned n)
+{
+	vq_publish(q, head, segs, n);
+	if (!(q->used[0] & VRING_USED_F_NO_NOTIFY))
+		mmio_wr16(q->notify, q->index);
 }
 
 /* Takes one used element if there is one (2.7.14). */

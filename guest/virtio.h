@@ -24,6 +24,7 @@ struct vring_desc {
 };
 #define VRING_DESC_F_NEXT	1
 #define VRING_DESC_F_WRITE	2	/* device writes, rather than reads, the buffer */
+#define VRING_USED_F_NO_NOTIFY	1	/* used->flags: the device asks for no kicks (2.7.10) */
 
 struct vring_used_elem {
 	u32 id;
@@ -65,6 +66,9 @@ void virtio_reset(struct virtio_dev *d);
 u32 virtio_config32(struct virtio_dev *d, u32 off);
 u8 virtio_config_generation(struct virtio_dev *d);
 void vq_submit(struct virtq *q, u16 head, const struct vseg *segs, unsigned n);
+/* As vq_submit, but no kick while the device says VRING_USED_F_NO_NOTIFY
+ * (2.7.10), as a driver going fast does (the benchmark modes). */
+void vq_submit_lazy(struct virtq *q, u16 head, const struct vseg *segs, unsigned n);
 bool vq_reap(struct virtq *q, u32 *id, u32 *len);
 const char *vq_wait(struct virtq *q, u32 ms, u32 *id, u32 *len);
 

@@ -8,14 +8,15 @@ import CSystem
 /// virtio-net header in front (IFF_VNET_HDR), so offloads pass through to the guest.
 ///
 /// The tap is not persistent: closing the descriptor (deinit) destroys the interface.
-final class Tap: @unchecked Sendable {
+/// `package`: bench's swiftlet-devbench opens one to drive virtio-net on a real tap.
+package final class Tap: @unchecked Sendable {
     // @unchecked: `fd` and `name` never change; ioctls on them are thread-safe.
-    let fd: Int32
+    package let fd: Int32
     /// The name the kernel gave it, e.g. "swiftlet0".
-    let name: String
+    package let name: String
 
     /// Creates a tap named after `pattern` ("swiftlet%d": the kernel picks the number).
-    init(pattern: String = "swiftlet%d") throws(NetworkError) {
+    package init(pattern: String = "swiftlet%d") throws(NetworkError) {
         let fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw errno == ENOENT || errno == ENODEV || errno == ENXIO ? .noTunDevice : .call("/dev/net/tun")
@@ -39,7 +40,7 @@ final class Tap: @unchecked Sendable {
     deinit { close(fd) }
 
     /// Gives the host side `address` with a /24 netmask and brings the tap up.
-    func assign(address: in_addr) throws(NetworkError) {
+    package func assign(address: in_addr) throws(NetworkError) {
         try withControlSocket { (socket) throws(NetworkError) in
             var request = ifreq()
             Self.setName(&request, name)
@@ -80,7 +81,7 @@ final class Tap: @unchecked Sendable {
     }
 
     /// TUNSETOFFLOAD: what the tap may hand us unfinished (the guest finishes it).
-    func setOffloads(checksum: Bool, tso4: Bool, tso6: Bool) throws(NetworkError) {
+    package func setOffloads(checksum: Bool, tso4: Bool, tso6: Bool) throws(NetworkError) {
         var flags = 0
         if checksum { flags |= Int(TUN_F_CSUM) }
         if checksum && tso4 { flags |= Int(TUN_F_TSO4) }

@@ -10,7 +10,8 @@ import SwiftletHost
 /// (the guest has receive buffers), so a guest that stops taking them costs nothing.
 ///
 /// Called under the device's lock (TransportedDevice), from the loop or a vCPU.
-final class TapBackend: VirtioNetBackend, @unchecked Sendable {
+/// `package`: swiftlet-devbench measures the device through this very backend.
+package final class TapBackend: VirtioNetBackend, @unchecked Sendable {
     // @unchecked: mutable state is touched only under the device's lock.
     let tap: Tap
     /// Weak: the loop's handlers reach this backend through the device, and a cycle
@@ -21,13 +22,13 @@ final class TapBackend: VirtioNetBackend, @unchecked Sendable {
     var onReadable: EventLoop.Handler = {}
     private var registered = false
 
-    init(tap: Tap, loop: EventLoop, logger: Logger) {
+    package init(tap: Tap, loop: EventLoop, logger: Logger) {
         self.tap = tap
         self.loop = loop
         self.logger = logger
     }
 
-    func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+    package func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
         while true {
             let count = read(tap.fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
@@ -37,7 +38,7 @@ final class TapBackend: VirtioNetBackend, @unchecked Sendable {
         }
     }
 
-    func send(_ buffers: [UnsafeMutableRawBufferPointer]) -> Bool {
+    package func send(_ buffers: [UnsafeMutableRawBufferPointer]) -> Bool {
         let vectors = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
         let total = buffers.reduce(0) { $0 + $1.count }
         while true {
@@ -47,7 +48,7 @@ final class TapBackend: VirtioNetBackend, @unchecked Sendable {
         }
     }
 
-    func setReceiving(_ wanted: Bool) {
+    package func setReceiving(_ wanted: Bool) {
         guard wanted != registered, let loop else { return }
         if wanted {
             do {
@@ -62,7 +63,7 @@ final class TapBackend: VirtioNetBackend, @unchecked Sendable {
         registered = wanted
     }
 
-    func setOffloads(_ offloads: VirtioNetOffloads) {
+    package func setOffloads(_ offloads: VirtioNetOffloads) {
         do {
             try tap.setOffloads(checksum: offloads.checksum, tso4: offloads.tso4, tso6: offloads.tso6)
             logger.trace("\(tap.name): offloads csum \(offloads.checksum) tso4 \(offloads.tso4) tso6 \(offloads.tso6)")
