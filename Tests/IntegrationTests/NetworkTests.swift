@@ -2,8 +2,9 @@ import Foundation
 import Testing
 
 /// --tunnet end to end, each test in its own network namespace: the errors (one line,
-/// non-zero status, no tap left behind), a tap on a bridge, and Linux's virtio-net driver
-/// getting a DHCP lease through our device and sending its log back over netconsole.
+/// non-zero status, no tap left behind), a tap on a bridge and the test guest's traffic
+/// across it, and Linux's virtio-net driver getting a DHCP lease through our device and
+/// sending its log back over netconsole.
 @Suite struct NetworkTests {
     private func namespace(_ test: String) throws -> NetworkNamespace? {
         if let reason = NetworkNamespace.unusableReason {
@@ -84,6 +85,40 @@ import Testing
         #expect(members.contains("swiftlet0") && members.contains("UP"), "br0's ports: \(members)")
         #expect(state.contains("inet 10.0.3.1/24"), "swiftlet1: \(state)")
         #expect(output.contains("MAC 02:12:34:56:78:9a") || output.contains("MAC 02:12:34:56:78:9a".lowercased()))
+        #expect(!ns.interfaces.contains { $0.hasPrefix("swiftlet") }, "left behind: \(ns.interfaces)")
+    }
+
+    /// The test guest's ARP and ICMP echoes cross br0 to a veth whose other end, with
+    /// 10.0.2.1, is in a second namespace: br0 has no address, so only that end can answer.
+    @Test func theTestGuestPingsAcrossTheBridge() throws {
+        guard let ns = try namespace("bridge traffic") else { return }
+        let far = try NetworkNamespace()
+        // Both namespaces must outlive the run, not just their last use.
+        defer { withExtendedLifetime((ns, far)) {} }
+        let farMAC = "02:0b:00:00:00:01"
+        for (space, command) in [
+            (ns, ["link", "add", "br0", "type", "bridge"]),
+            (ns, ["link", "add", "vb0", "type", "veth", "peer", "name", "vb1", "netns", far.name]),
+            (ns, ["link", "set", "vb0", "master", "br0", "up"]),
+            (ns, ["link", "set", "br0", "up"]),
+            (far, ["link", "set", "vb1", "address", farMAC]),
+            (far, ["addr", "add", "10.0.2.1/24", "dev", "vb1"]),
+            (far, ["link", "set", "vb1", "up"]),
+        ] {
+            let result = space.ip(command)
+            try #require(result.status == 0, "ip \(command.joined(separator: " ")): \(result.output)")
+        }
+        let log = StreamLog()
+        // No UDP step: its receiver would have to live in the far namespace.
+        let run = try ns.runSwiftlet(
+            ["--tunnet=bridge:br0", "64", TestEnvironment.testGuest, "mode=virtio-net", "net_ip=10.0.2.15",
+             "net_host=10.0.2.1", "net_ping=20", "net_ping_size=1400"],
+            log: log, timeout: 120, stop: { false })
+        let output = log.text("swiftlet")
+        #expect(run.status == 0, "\(output.suffix(2000))")
+        #expect(output.contains("testguest: 3 checks, 0 failed"), "\(output.suffix(2000))")
+        #expect(output.contains("virtio-net: 10.0.2.1 is at \(farMAC)"), "\(output.suffix(2000))")
+        #expect(output.contains("virtio-net: 20/20 replies"))
         #expect(!ns.interfaces.contains { $0.hasPrefix("swiftlet") }, "left behind: \(ns.interfaces)")
     }
 
