@@ -7,6 +7,7 @@ import Synchronization
 final class NetworkNamespace {
     let name: String
     private var spawned: [Process] = []
+    private var daemons: [Daemon] = []
 
     /// Root, /dev/net/tun and ip(8): what these tests need.
     static var unusableReason: String? {
@@ -25,8 +26,13 @@ final class NetworkNamespace {
     }
 
     deinit {
+        // A process left in the namespace would keep it (and its interfaces) alive.
+        for daemon in daemons { daemon.stop() }
+        // SIGKILL, not SIGTERM: a child inherits the signal mask of the test's worker
+        // thread, which blocks SIGTERM (libdispatch does), so a listener that never ends
+        // by itself would never hear SIGTERM and waitUntilExit would wait forever.
         for process in spawned where process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         _ = Self.command(Self.ip, ["netns", "del", name])
@@ -68,6 +74,18 @@ final class NetworkNamespace {
         try process.run()
         spawned.append(process)
         return process
+    }
+
+    /// Starts a daemon in the namespace (see Daemon): `arguments` must make it fork,
+    /// write `pidFile` and let its first process exit once it is ready, as dnsmasq
+    /// without --keep-in-foreground does. What that first process says goes to `output`.
+    /// Stopped before the namespace goes, or earlier by `Daemon.stop`.
+    func startDaemon(_ arguments: [String], pidFile: URL, output: URL) throws -> Daemon {
+        let daemon = try Daemon.start([Self.ip, "netns", "exec", name] + arguments,
+                                      name: URL(fileURLWithPath: arguments[0]).lastPathComponent,
+                                      pidFile: pidFile, output: output)
+        daemons.append(daemon)
+        return daemon
     }
 
     static func command(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
