@@ -13,9 +13,10 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop", "host"]
+VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop", "host", "self-decompressing"]
 LABEL = {"swiftlet": "Swiftlet", "qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35",
-         "kvmloop": "bare KVM loop", "host": "host baseline"}
+         "kvmloop": "bare KVM loop", "host": "host baseline",
+         "self-decompressing": "Swiftlet, kernel decompresses itself"}
 MEM_MIB = 128
 # The CPU features KVM's emulator on PVM cannot run, hidden from Linux under
 # QEMU (Swiftlet hides them itself): /work/shared/PVM.md, docs in README.
@@ -94,7 +95,13 @@ def setup(full, out, swiftlet=None):
     with open(env["disk"], "wb") as f:
         f.truncate(16 << 20)
     if full:
-        paths = subprocess.run(["scripts/images", "paths"], capture_output=True, text=True).stdout
+        # A fresh machine builds the images the boots need (the QEMU kernel: ~10 minutes
+        # on 2 cores, once; the cloud kernel is a download).
+        for image, pattern in [("qemu-kernel", "qemu-kernel*/vmlinux"), ("initramfs", "initramfs.cpio"),
+                               ("cloud-kernel", "cloud-kernel/vmlinuz")]:
+            if not glob.glob(os.path.join(os.path.expanduser("~/.cache/swiftlet"), pattern)):
+                sh(["scripts/images", image], cwd=REPO)
+        paths = subprocess.run(["scripts/images", "paths"], capture_output=True, text=True, cwd=REPO).stdout
         for line in paths.splitlines():
             k, _, v = line.partition("=")
             env[k] = v
@@ -408,6 +415,35 @@ def bench_boot(env, plan):
             vals[v].append(round(r.marker, 1))
             say(f"  {v} run {i + 1}: {r.marker:.1f} s")
     return [row("boot", "exec -> 'Run /init'", "s", vals)]
+
+
+def bench_decompression(env, plan):
+    """Debian's stock cloud bzImage (lz4), Swiftlet alone: its payload decompressed on the
+    host (the default) against the kernel's own decompressor (--kernel-decompression=guest),
+    exec -> the kernel's first line ("Linux version"), which is where the two paths meet."""
+    kernel = env.get("SWIFTLET_CLOUD_KERNEL")
+    if not kernel:
+        say("\n== decompression: skipped (no cloud kernel; run scripts/images cloud-kernel)")
+        return []
+    marker = "Linux version"
+    say(f"\n== decompression: Debian's {kernel}, exec -> '{marker}', host vs guest decompression, 256 MiB")
+    base = ["console=ttyS0", "earlyprintk=serial"]
+    plain = command(env, "swiftlet", kernel, base, mem=256)
+    # The option goes right after the binary (or after `unshare --net`, never used here).
+    cmds = {"host": plain, "guest": plain[:1] + ["--kernel-decompression=guest"] + plain[1:]}
+    for c in cmds.values():
+        show(c)
+    vals = {k: [] for k in cmds}
+    for i in range(plan.boot_runs):
+        for side, argv in cmds.items():
+            r = Run(argv, until=marker, timeout=900).check(f"{side} decompression", want_status=(0, 143, -15, 1))
+            if r.marker is None:
+                raise SystemExit(f"bench: the kernel never printed '{marker}' ({side})\n{r.text[-1500:]}")
+            vals[side].append(round(r.marker, 2))
+            say(f"  {side} run {i + 1}: {r.marker:.2f} s")
+    return [row("decompression", "Debian bzImage: exec -> 'Linux version'", "s",
+                {"swiftlet": vals["host"], "self-decompressing": vals["guest"]},
+                note="Swiftlet alone: host-side decompression vs the kernel's own")]
 
 
 # ---- device back-ends ----------------------------------------------------
