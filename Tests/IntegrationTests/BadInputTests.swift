@@ -27,6 +27,7 @@ import Testing
 
     @Test func kernelThatIsATextFile() throws {
         let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let text = directory.appendingPathComponent("notes.txt")
         try Data(String(repeating: "this is not a kernel\n", count: 200).utf8).write(to: text)
         let run = try Swiftlet.run(["64", text.path])
@@ -35,6 +36,7 @@ import Testing
 
     @Test func truncatedELF() throws {
         let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let guest = try Data(contentsOf: URL(fileURLWithPath: TestEnvironment.testGuest))
         let cut = directory.appendingPathComponent("truncated.elf")
         try guest.prefix(100).write(to: cut)
@@ -44,6 +46,7 @@ import Testing
 
     @Test func truncatedBzImage() throws {
         let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
         // A real bzImage cut short if one was built; else its first 4 KiB of header alone
         // would need a kernel, so craft the classic shape: a boot sector with "HdrS".
         var image = Data(count: 0x1000)
@@ -69,6 +72,7 @@ import Testing
 
     @Test func initrdLargerThanGuestMemory() throws {
         let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let big = directory.appendingPathComponent("big.initrd")
         // Sparse: 64 MiB that takes no disk.
         _ = FileManager.default.createFile(atPath: big.path, contents: nil)

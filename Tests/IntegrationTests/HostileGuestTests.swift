@@ -25,6 +25,7 @@ import Testing
             return
         }
         let directory = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let disk = directory.appendingPathComponent("disk.img")
         try Data(count: 1 << 20).write(to: disk)
         let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")

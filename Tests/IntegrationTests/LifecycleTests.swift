@@ -70,6 +70,7 @@ import Testing
     /// SIGTERM while the guest writes: every batch it saw flushed is in the file.
     @Test func sigtermKeepsEveryFlushedWrite() throws {
         let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let disk = dir.appendingPathComponent("disk.img")
         try Data(count: 16 << 20).write(to: disk)
         guard let run = try guest(["--block=\(disk.path)"], ["mode=blk-write-loop"], until: "flushed 8\n") else { return }

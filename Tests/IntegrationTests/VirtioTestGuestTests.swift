@@ -42,6 +42,7 @@ import Testing
 
     @Test func writtenPatternLandsInTheFile() throws {
         let file = try disk(bytes: Data(count: 4 << 20))
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         guard let run = try guest(["--block=\(file.path)"], ["mode=virtio-blk", "blk_write=1", "expect_sectors=8192"])
         else { return }
         expectPassed(run, ["blk-init", "blk-capacity", "blk-write", "blk-flush"])
@@ -56,6 +57,7 @@ import Testing
         var bytes = Self.pattern(count: 1 << 20, seed: 7)
         bytes.append(Data(count: (2 << 20) + 1536))
         let file = try disk(bytes: bytes)
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         guard let run = try guest(["--block=\(file.path)"],
                                   ["mode=virtio-blk", "blk_read=1", "pattern_seed=7", "expect_sectors=\((3 << 11) + 3)", "blk_id=1"])
         else { return }
@@ -65,6 +67,7 @@ import Testing
     @Test func readOnlyDiskFailsWritesAndStaysUnchanged() throws {
         let original = Self.pattern(count: 1 << 20, seed: 3)
         let file = try disk(bytes: original)
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         guard let run = try guest(["--block=\(file.path),ro"], ["mode=virtio-blk", "blk_ro=1"]) else { return }
         expectPassed(run, ["blk-ro-flag", "blk-ro-write-fails"])
         #expect(try Data(contentsOf: file) == original)
@@ -72,6 +75,7 @@ import Testing
 
     @Test func readPastTheEndFailsAndTheDiskStillWorks() throws {
         let file = try disk(bytes: Data(count: 1 << 20))
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         guard let run = try guest(["--block=\(file.path)"], ["mode=virtio-blk", "blk_past_end=1"]) else { return }
         expectPassed(run, ["blk-past-end", "blk-after-error"])
     }
