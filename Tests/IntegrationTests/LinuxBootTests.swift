@@ -12,7 +12,12 @@ import Testing
     static let initMarker = "SWIFTLET-INIT: hello from /init"
 
     /// Boots `kernel` with `initramfs` and checks the log; `what` names it in messages.
-    func boot(_ what: String, kernel: String?, initramfs: String?, minutes: Double = 25) throws {
+    /// `extraArguments` go at the end of the command line. `reportsPanic`: the kernel has
+    /// pvpanic's ACPI driver built in, so on PVM, where /init's first system call faults,
+    /// init dies and the kernel panics, its panic ends swiftlet; a kernel without it halts
+    /// silently, so there the test stops at "Run /init".
+    func boot(_ what: String, kernel: String?, initramfs: String?, minutes: Double = 25,
+              extraArguments: [String] = [], reportsPanic: Bool = true) throws {
         guard TestEnvironment.hasKVM else {
             TestEnvironment.skipped("Linux boot (\(what))", because: "/dev/kvm is absent")
             return
@@ -22,10 +27,10 @@ import Testing
             return
         }
         let arguments = ["256", kernel, "--initrd=\(initramfs)", "console=ttyS0", "earlyprintk=serial",
-                         "swiftlet.test=\(what)"]
-        // PVM: /init's first system call faults, init dies, the kernel panics and its
-        // pvpanic driver tells us; elsewhere /init powers off.
-        let run = try Swiftlet.run(arguments, timeout: minutes * 60)
+                         "swiftlet.test=\(what)"] + extraArguments
+        // Elsewhere /init powers off.
+        let stopAt = TestEnvironment.isPVM && !reportsPanic ? Self.runInit : nil
+        let run = try Swiftlet.run(arguments, timeout: minutes * 60, until: stopAt)
         let log = run.stdout
 
         #expect(!run.timedOut, "\(what): no result in \(Int(minutes)) minutes; log tail: \(log.suffix(2000))")
@@ -36,7 +41,11 @@ import Testing
         }
         #expect(!log.contains("ACPI Error") && !log.contains("ACPI BIOS Error"), "\(what): ACPI errors in the log")
         #expect(log.contains(Self.runInit), "\(what): the kernel did not reach /init; tail: \(log.suffix(2000))")
-        if TestEnvironment.isPVM {
+        if TestEnvironment.isPVM && !reportsPanic {
+            #expect(run.stoppedAtMarker)
+            TestEnvironment.skipped("Linux user space (\(what))",
+                                    because: "KVM here is PVM: /init's first system call faults inside PVM whatever the VMM")
+        } else if TestEnvironment.isPVM {
             // The panic of a real kernel ends swiftlet through pvpanic (the lifecycle issue).
             #expect(log.contains("Kernel panic - not syncing: Attempted to kill init!"), "\(what): tail: \(log.suffix(2000))")
             #expect(run.status == 3, "\(what): a panic should end swiftlet with 3; stderr: \(run.stderr)")
@@ -56,14 +65,17 @@ import Testing
                  initramfs: TestEnvironment.initramfs)
     }
 
-    /// Disabled for now: with SSSE3 hidden, Debian's kernel gets past its initramfs, crng
-    /// and IMA/EVM initcalls on PVM, then runs on for over 10 more CPU-minutes without a
-    /// line and had not reached /init after 33 CPU-minutes; a test that may outlast CI's
-    /// whole budget cannot gate it. Issue 3 stays open on this point.
-    @Test(.disabled("Debian's cloud kernel had not reached /init after 33 CPU-minutes on PVM; see the comment"))
+    /// Debian's kernel as shipped. On PVM its boot is all emulated: measured here on a
+    /// host shared with other jobs, "Run /init" came after 21 minutes of guest time (20
+    /// CPU-minutes), of which ftrace's check of every traced function (kallsyms lookups,
+    /// no way to skip it) took about 4. Its crypto self-tests alone are ~0.74 billion
+    /// instructions (QEMU TCG with -icount, initcall_debug: crypto_algapi_init), a quarter
+    /// of an hour more on PVM's emulator, so there the unmodified kernel boots with
+    /// `cryptomgr.notests` on its command line. Its pvpanic driver is a module, so the
+    /// test stops at "Run /init".
+    @Test
     func debianCloudKernelAsShipped() throws {
-        // Debian's kernel does far more at boot (HZ=250, hundreds of initcalls): about 15
-        // minutes alone on PVM, more while other guests share the two cores.
-        try boot("debian-cloud", kernel: TestEnvironment.cloudKernel, initramfs: TestEnvironment.cloudInitramfs, minutes: 45)
+        try boot("debian-cloud", kernel: TestEnvironment.cloudKernel, initramfs: TestEnvironment.cloudInitramfs, minutes: 60,
+                 extraArguments: TestEnvironment.isPVM ? ["cryptomgr.notests"] : [], reportsPanic: false)
     }
 }
