@@ -18,7 +18,9 @@ final class VirtioNotifiers: Sendable {
         for (index, event) in events.enumerated() {
             try loop.add(event.descriptor) {
                 event.drain()
-                transport.queueNotified(index)
+                // Work left past the device's per-kick budget: ring our own doorbell, so
+                // the loop serves the other descriptors that are ready, then us again.
+                if transport.queueNotified(index) { event.signal() }
             }
         }
     }

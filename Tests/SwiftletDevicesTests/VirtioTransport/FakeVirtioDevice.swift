@@ -43,7 +43,10 @@ final class FakeVirtioDevice: VirtioDevice {
         if failActivation { throw ActivationError() }
     }
 
-    func queueNotified(_ index: Int) { record.withLock { $0.notified.append(index) } }
+    func queueNotified(_ index: Int) -> Bool {
+        record.withLock { $0.notified.append(index) }
+        return false
+    }
     func reset() { record.withLock { $0.resets += 1 } }
 
     var activations: [VirtioActivation] { record.withLock { $0.activations } }

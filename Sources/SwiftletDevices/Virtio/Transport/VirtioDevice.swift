@@ -28,7 +28,11 @@ public protocol VirtioDevice: AnyObject, Sendable {
     /// heard, so a device looks at its queues once it is running.
     func activate(_ context: VirtioActivation) throws
     /// The driver kicked queue `index` (only after a successful `activate`, until reset).
-    func queueNotified(_ index: Int)
+    /// Returns true when the device stopped on its per-kick budget with chains still
+    /// waiting: the caller kicks it again once other work had its turn (the machine
+    /// re-signals the queue's ioeventfd), since the driver will not kick for them.
+    @discardableResult
+    func queueNotified(_ index: Int) -> Bool
     /// The driver reset the device (or the machine did): stop using the queues and the
     /// interrupt handle of the last activation and forget negotiated state. May be called
     /// without a preceding `activate`.

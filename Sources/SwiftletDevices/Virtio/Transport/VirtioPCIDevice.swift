@@ -231,16 +231,22 @@ public final class VirtioPCIDevice: PCIDevice {
     private func notify(offset: UInt64) {
         let multiplier = UInt64(VirtioPCILayout.notifyOffMultiplier)
         guard offset % multiplier == 0 else { return }
+        // A kick through an MMIO exit (no ioeventfd catches it: tests, fuzzing, the
+        // PCI_CFG window) gets one budget of work, on the guest's own vCPU; what is left
+        // waits for the driver's next kick rather than looping on a vCPU thread.
         queueNotified(Int(offset / multiplier))
     }
 
     /// The guest kicked queue `index`: passed on to the device if it is running and the
     /// queue enabled. The machine calls this too, for kicks its ioeventfds caught.
-    public func queueNotified(_ index: Int) {
+    /// True when the device has work left for which it must be kicked again
+    /// (`VirtioDevice.queueNotified`).
+    @discardableResult
+    public func queueNotified(_ index: Int) -> Bool {
         let forward = state.withLock { s in
             s.live && index >= 0 && index < s.common.queues.count && s.common.queues[index].enabled
         }
-        if forward { device.queueNotified(index) }
+        return forward && device.queueNotified(index)
     }
 
     // MARK: Common configuration and the status machine
