@@ -78,6 +78,20 @@ import SwiftletTestSupport
         #expect(!device.queueNotified(0))  // the last 2
         #expect(core.served == 10)
     }
+
+    /// Chains left past the budget at DRIVER_OK (a vCPU thread) go to the doorbell.
+    @Test func workLeftAtActivationRingsTheDoorbell() throws {
+        let f = try VirtqueueFixture(size: 4)
+        for index in 0..<4 { try f.driver.addChain(writable: [VirtqueueFixture.buffer(0x10000 + 0x100 * UInt64(index), 8)]) }
+        let core = RefillingCore(driver: f.driver)
+        core.refills = 2
+        let rung = Mutex<[Int]>([])
+        try TransportedDevice(core).activate(VirtioActivation(
+            memory: f.memory, features: 0, queues: [f.queue], interrupt: SilentInterrupt(),
+            doorbell: { index in rung.withLock { $0.append(index) } }))
+        #expect(core.served == 4)
+        #expect(rung.withLock { $0 } == [0])
+    }
 }
 
 /// Interrupts nobody listens to.

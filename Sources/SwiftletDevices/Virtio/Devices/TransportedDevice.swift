@@ -49,8 +49,8 @@ public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unc
         }
         trace?("driver started it: features 0x\(String(context.features, radix: 16)), queue sizes \(queues.map(\.size))")
         // Chains published before DRIVER_OK brought no kick we heard: look now. Work
-        // left past the budget here is found by the driver's next kick.
-        for index in queues.indices { queueNotified(index) }
+        // left past the budget goes to the event loop (we are on a vCPU thread).
+        for index in queues.indices where queueNotified(index) { context.doorbell?(index) }
     }
 
     @discardableResult

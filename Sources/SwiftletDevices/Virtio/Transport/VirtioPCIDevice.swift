@@ -33,6 +33,8 @@ public final class VirtioPCIDevice: PCIDevice {
 
     private let state: Mutex<State>
     private let serial = Mutex<Void>(())
+    /// How the machine kicks a queue from the host side (`setDoorbell`).
+    private let doorbell = Mutex<(@Sendable (Int) -> Void)?>(nil)
 
     /// Wraps `device` for PCI. MSI-X messages go to `msiDelivery`; `interruptLine`, if
     /// given, is INTA# for a driver that does not enable MSI-X (it must then read the ISR).
@@ -231,10 +233,18 @@ public final class VirtioPCIDevice: PCIDevice {
     private func notify(offset: UInt64) {
         let multiplier = UInt64(VirtioPCILayout.notifyOffMultiplier)
         guard offset % multiplier == 0 else { return }
-        // A kick through an MMIO exit (no ioeventfd catches it: tests, fuzzing, the
-        // PCI_CFG window) gets one budget of work, on the guest's own vCPU; what is left
-        // waits for the driver's next kick rather than looping on a vCPU thread.
-        queueNotified(Int(offset / multiplier))
+        // A kick through an MMIO exit (no ioeventfd caught it: the PCI_CFG window, tests)
+        // gets one budget of work on the guest's own vCPU; what is left goes to the event
+        // loop through the doorbell rather than looping on a vCPU thread.
+        let index = Int(offset / multiplier)
+        if queueNotified(index) { doorbell.withLock { $0 }?(index) }
+    }
+
+    /// `ring(n)` kicks queue n from the host side, later, on the device's event loop (the
+    /// machine signals the queue's ioeventfd): how work left past a device's per-kick
+    /// budget gets its next turn. Set before the guest runs.
+    public func setDoorbell(_ ring: @escaping @Sendable (Int) -> Void) {
+        doorbell.withLock { $0 = ring }
     }
 
     /// The guest kicked queue `index`: passed on to the device if it is running and the
@@ -288,7 +298,7 @@ public final class VirtioPCIDevice: PCIDevice {
         }
         let context = VirtioActivation(
             memory: memory, features: features, queues: queues,
-            interrupt: VirtioPCIInterrupt(transport: self, epoch: epoch))
+            interrupt: VirtioPCIInterrupt(transport: self, epoch: epoch), doorbell: doorbell.withLock { $0 })
         do {
             try device.activate(context)
         } catch {
