@@ -11,7 +11,7 @@ final class NullDevice: VirtioDevice, @unchecked Sendable {
     func configRead(offset: UInt64, size: Int) -> UInt64 { 0 }
     func configWrite(offset: UInt64, size: Int, value: UInt64) {}
     func activate(_ context: VirtioActivation) throws {}
-    func queueNotified(_ index: Int) {}
+    func queueNotified(_ index: Int) -> Bool { false }
     func reset() {}
 }
 

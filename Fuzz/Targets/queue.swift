@@ -58,7 +58,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                                      nextAvailIndex: nextAvail, nextUsedIndex: nextAvail) else { return 0 }
     var popped: [DescriptorChain] = []
     for _ in 0..<32 where !input.isEmpty {
-        switch input.u8() % 8 {
+        let op = input.u8()
+        switch op % 8 {
         case 0, 1:
             if let chain = try? queue.popChain() {
                 // Every buffer the walker hands out must be RAM: touch all of it.
@@ -87,14 +88,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             // The driver scribbles on the rings meanwhile (another vCPU).
             try? memory.write(input.u16(), at: GuestAddress(address(&input)))
         default:
-            // serviceAvailable, but bounded: when the used ring overlaps the avail idx,
-            // every addUsed moves the driver's idx and one kick can keep the device busy
-            // for up to 65536 chains (bounded by the avail-jump check, not by a budget).
-            for _ in 0..<Int(queueSize) {
-                guard let chain = try? queue.popChain() else { break }
-                try? queue.addUsed(chain, writtenLength: UInt32(chain.writableLength))
+            // A device's service pass: at most a ring's worth of chains, even when the
+            // used ring overlays the avail idx and every addUsed publishes another.
+            var served = 0
+            _ = try? queue.serviceAvailable { (chain) throws(VirtqueueError) in
+                served += 1
+                return op & 0x80 != 0 ? UInt32(truncatingIfNeeded: served) : UInt32(chain.writableLength)
             }
-            _ = try? queue.enableNotifications()
+            guard served <= Int(queueSize) else { fatalError("one service pass took \(served) chains") }
         }
     }
     return 0

@@ -131,6 +131,15 @@ final class GuestBoot {
         self.vcpus = vcpus
     }
 
+    /// The buses' windows hold devices that hold the buses again (the ECAM and the config
+    /// ports hold the PCI bus, which holds the MMIO bus for its BAR windows): without
+    /// breaking that cycle every reset kept the last boot's devices, guest RAM mapping
+    /// and VM file descriptors alive.
+    deinit {
+        mmio.removeAll()
+        ports.removeAll()
+    }
+
     /// Runs every vCPU on its own thread until the run has an outcome, then stops them all
     /// and returns it.
     func run() -> RunOutcome {

@@ -14,11 +14,20 @@ final class VirtioNotifiers: Sendable {
 
     init(transport: VirtioPCIDevice, queueCount: Int, vm: VirtualMachine, loop: EventLoop) throws {
         self.vm = vm
-        events = try (0..<queueCount).map { _ in try EventFD() }
+        let events = try (0..<queueCount).map { _ in try EventFD() }
+        self.events = events
+        // Kicks from the host side (work left past a budget, seen on a vCPU thread) go
+        // through the same ioeventfds, so the device is served on the loop as for the
+        // guest's own kicks.
+        transport.setDoorbell { index in
+            if events.indices.contains(index) { events[index].signal() }
+        }
         for (index, event) in events.enumerated() {
             try loop.add(event.descriptor) {
                 event.drain()
-                transport.queueNotified(index)
+                // Work left past the device's per-kick budget: ring our own doorbell, so
+                // the loop serves the other descriptors that are ready, then us again.
+                if transport.queueNotified(index) { event.signal() }
             }
         }
     }

@@ -44,6 +44,13 @@ public final class Bus: Sendable {
         windows.withLock { $0.removeAll { $0.base == base } }
     }
 
+    /// Removes every window: the end of a machine. Devices may hold the bus they sit on
+    /// (PCI's ECAM holds the PCI bus, which holds the MMIO bus for its BAR windows), so
+    /// the owner empties it to let them go.
+    public func removeAll() {
+        windows.withLock { $0.removeAll() }
+    }
+
     /// The window holding `address`, if any.
     public func window(containing address: UInt64) -> Window? {
         windows.withLock { list in list.first { address >= $0.base && address - $0.base < $0.size } }

@@ -10,6 +10,8 @@ final class FakeVirtioDevice: VirtioDevice {
         var notified: [Int] = []
         var resets = 0
         var configWrites: [(UInt64, Int, UInt64)] = []
+        /// What `queueNotified` answers: work left past the budget.
+        var workLeft = false
     }
 
     let deviceType: UInt16 = 4
@@ -43,11 +45,20 @@ final class FakeVirtioDevice: VirtioDevice {
         if failActivation { throw ActivationError() }
     }
 
-    func queueNotified(_ index: Int) { record.withLock { $0.notified.append(index) } }
+    func queueNotified(_ index: Int) -> Bool {
+        record.withLock { record in
+            record.notified.append(index)
+            return record.workLeft
+        }
+    }
     func reset() { record.withLock { $0.resets += 1 } }
 
     var activations: [VirtioActivation] { record.withLock { $0.activations } }
     var notified: [Int] { record.withLock { $0.notified } }
     var resets: Int { record.withLock { $0.resets } }
+    var workLeft: Bool {
+        get { record.withLock { $0.workLeft } }
+        set { record.withLock { $0.workLeft = newValue } }
+    }
     var configWriteCount: Int { record.withLock { $0.configWrites.count } }
 }

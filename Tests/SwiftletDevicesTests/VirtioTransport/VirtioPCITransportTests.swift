@@ -1,4 +1,5 @@
 import Testing
+import Synchronization
 import SwiftletDevices
 import SwiftletMemory
 import SwiftletTestSupport
@@ -225,6 +226,24 @@ import SwiftletTestSupport
         f.transport.barWrite(bar: 0, offset: VirtioPCILayout.notifyOffset + 2, size: 2, value: 0)  // misaligned
         #expect(f.device.notified == [0])
         #expect(f.device.activations.first?.queues[1] == nil)
+    }
+
+    /// Work a device left past its per-kick budget goes to the machine's doorbell when the
+    /// kick came through an MMIO exit, and the activation hands the doorbell on.
+    @Test func workLeftAfterAnMMIOKickRingsTheDoorbell() throws {
+        let f = try F()
+        let rung = Mutex<[Int]>([])
+        f.transport.setDoorbell { index in rung.withLock { $0.append(index) } }
+        f.bringUp()
+        f.driver.notify(queue: 1)
+        #expect(rung.withLock { $0 }.isEmpty)
+        f.device.workLeft = true
+        f.driver.notify(queue: 1)
+        #expect(rung.withLock { $0 } == [1])
+        #expect(f.transport.queueNotified(0))  // the machine's own path: it rings itself
+        #expect(rung.withLock { $0 } == [1])
+        f.device.activations.last?.doorbell?(0)
+        #expect(rung.withLock { $0 } == [1, 0])
     }
 
     @Test func isrAndINTxWithoutMSIX() throws {

@@ -11,6 +11,9 @@ public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unc
     // @unchecked: `core` is only touched with `lock` held; `interrupt` likewise.
     private let core: Core
     private let lock = Mutex<(any VirtioInterrupt)?>(nil)
+    /// The running activation's queues (touched only with `lock` held): to see whether a
+    /// service pass left work for another turn.
+    private var queues: [Virtqueue] = []
     /// Told of activations, kicks and failures, for --verbose; nil to stay quiet.
     private let trace: (@Sendable (String) -> Void)?
 
@@ -42,35 +45,43 @@ public final class TransportedDevice<Core: VirtioDeviceCore>: VirtioDevice, @unc
         try lock.withLock { interrupt in
             try core.activate(features: context.features, queues: queues)
             interrupt = context.interrupt
+            self.queues = queues
         }
         trace?("driver started it: features 0x\(String(context.features, radix: 16)), queue sizes \(queues.map(\.size))")
-        // Chains published before DRIVER_OK brought no kick we heard: look now.
-        for index in queues.indices { queueNotified(index) }
+        // Chains published before DRIVER_OK brought no kick we heard: look now. Work
+        // left past the budget goes to the event loop (we are on a vCPU thread).
+        for index in queues.indices where queueNotified(index) { context.doorbell?(index) }
     }
 
-    public func queueNotified(_ index: Int) {
-        let (interrupt, result) = lock.withLock { interrupt -> ((any VirtioInterrupt)?, Result<Bool, VirtqueueError>) in
-            guard interrupt != nil else { return (nil, .success(false)) }
+    @discardableResult
+    public func queueNotified(_ index: Int) -> Bool {
+        let (interrupt, result, unfinished) = lock.withLock {
+            interrupt -> ((any VirtioInterrupt)?, Result<Bool, VirtqueueError>, Bool) in
+            guard interrupt != nil else { return (nil, .success(false), false) }
             do throws(VirtqueueError) {
-                return (interrupt, .success(try core.process(queue: index)))
+                let notify = try core.process(queue: index)
+                let unfinished = queues.indices.contains(index) && queues[index].serviceUnfinished
+                return (interrupt, .success(notify), unfinished)
             } catch {
-                return (interrupt, .failure(error))
+                return (interrupt, .failure(error), false)
             }
         }
         switch result {
         case .success(let notify):
-            trace?("queue \(index) kicked\(notify ? ", interrupting the driver" : "")")
+            trace?("queue \(index) kicked\(notify ? ", interrupting the driver" : "")\(unfinished ? ", work left" : "")")
             if notify { interrupt?.signalUsed(queue: index) }
         case .failure(let error):
             trace?("queue \(index) is broken, device needs a reset: \(error)")
             interrupt?.signalNeedsReset()
         }
+        return unfinished
     }
 
     public func reset() {
         lock.withLock { interrupt in
             core.reset()
             interrupt = nil
+            queues = []
         }
         trace?("reset")
     }

@@ -28,6 +28,9 @@ public final class Virtqueue: @unchecked Sendable {
     var signalledUsedIndex: UInt16
     /// Whether the device wants kicks (see `disableNotifications()`).
     public internal(set) var notificationsEnabled = true
+    /// Whether the last service pass stopped on its budget with chains still available:
+    /// the device must come back to this queue without waiting for a kick.
+    public internal(set) var serviceUnfinished = false
 
     private let walker: DescriptorChainWalker
 

@@ -28,7 +28,12 @@ public protocol VirtioDevice: AnyObject, Sendable {
     /// heard, so a device looks at its queues once it is running.
     func activate(_ context: VirtioActivation) throws
     /// The driver kicked queue `index` (only after a successful `activate`, until reset).
-    func queueNotified(_ index: Int)
+    /// Returns true when the device stopped on its per-kick budget with chains still
+    /// waiting: the caller rings the queue's doorbell (`VirtioActivation.doorbell`) so
+    /// the device gets another turn once other work had its own, since the driver will
+    /// not kick for chains it already published.
+    @discardableResult
+    func queueNotified(_ index: Int) -> Bool
     /// The driver reset the device (or the machine did): stop using the queues and the
     /// interrupt handle of the last activation and forget negotiated state. May be called
     /// without a preceding `activate`.
@@ -45,12 +50,20 @@ public struct VirtioActivation: Sendable {
     public let queues: [Virtqueue?]
     /// Interrupts for this activation; they go dead at the next reset.
     public let interrupt: any VirtioInterrupt
+    /// Kicks queue n again from the host side, later, on the event loop (the machine
+    /// signals its ioeventfd); nil where there is none (tests), and work left past a
+    /// budget then waits for the driver's next kick.
+    public let doorbell: (@Sendable (Int) -> Void)?
 
-    public init(memory: GuestMemory, features: UInt64, queues: [Virtqueue?], interrupt: any VirtioInterrupt) {
+    public init(
+        memory: GuestMemory, features: UInt64, queues: [Virtqueue?], interrupt: any VirtioInterrupt,
+        doorbell: (@Sendable (Int) -> Void)? = nil
+    ) {
         self.memory = memory
         self.features = features
         self.queues = queues
         self.interrupt = interrupt
+        self.doorbell = doorbell
     }
 
     /// Whether feature bit `bit` was negotiated.

@@ -33,6 +33,8 @@ public final class VirtioPCIDevice: PCIDevice {
 
     private let state: Mutex<State>
     private let serial = Mutex<Void>(())
+    /// How the machine kicks a queue from the host side (`setDoorbell`).
+    private let doorbell = Mutex<(@Sendable (Int) -> Void)?>(nil)
 
     /// Wraps `device` for PCI. MSI-X messages go to `msiDelivery`; `interruptLine`, if
     /// given, is INTA# for a driver that does not enable MSI-X (it must then read the ISR).
@@ -231,16 +233,30 @@ public final class VirtioPCIDevice: PCIDevice {
     private func notify(offset: UInt64) {
         let multiplier = UInt64(VirtioPCILayout.notifyOffMultiplier)
         guard offset % multiplier == 0 else { return }
-        queueNotified(Int(offset / multiplier))
+        // A kick through an MMIO exit (no ioeventfd caught it: the PCI_CFG window, tests)
+        // gets one budget of work on the guest's own vCPU; what is left goes to the event
+        // loop through the doorbell rather than looping on a vCPU thread.
+        let index = Int(offset / multiplier)
+        if queueNotified(index) { doorbell.withLock { $0 }?(index) }
+    }
+
+    /// `ring(n)` kicks queue n from the host side, later, on the device's event loop (the
+    /// machine signals the queue's ioeventfd): how work left past a device's per-kick
+    /// budget gets its next turn. Set before the guest runs.
+    public func setDoorbell(_ ring: @escaping @Sendable (Int) -> Void) {
+        doorbell.withLock { $0 = ring }
     }
 
     /// The guest kicked queue `index`: passed on to the device if it is running and the
     /// queue enabled. The machine calls this too, for kicks its ioeventfds caught.
-    public func queueNotified(_ index: Int) {
+    /// True when the device has work left for which it must be kicked again
+    /// (`VirtioDevice.queueNotified`).
+    @discardableResult
+    public func queueNotified(_ index: Int) -> Bool {
         let forward = state.withLock { s in
             s.live && index >= 0 && index < s.common.queues.count && s.common.queues[index].enabled
         }
-        if forward { device.queueNotified(index) }
+        return forward && device.queueNotified(index)
     }
 
     // MARK: Common configuration and the status machine
@@ -282,7 +298,7 @@ public final class VirtioPCIDevice: PCIDevice {
         }
         let context = VirtioActivation(
             memory: memory, features: features, queues: queues,
-            interrupt: VirtioPCIInterrupt(transport: self, epoch: epoch))
+            interrupt: VirtioPCIInterrupt(transport: self, epoch: epoch), doorbell: doorbell.withLock { $0 })
         do {
             try device.activate(context)
         } catch {
