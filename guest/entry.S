@@ -48,8 +48,9 @@ linux_entry:
 	mov $__bss_start, %edi
 	mov $__bss_end, %ecx
 	sub %edi, %ecx
+	shr $3, %ecx		/* quadwords: guest.ld aligns both ends to 8 */
 	xor %eax, %eax
-	rep stosb
+	rep stosq
 	mov %r13, entry_rflags
 	mov %r12, entry_rsi
 	movw %cs, entry_cs
@@ -78,8 +79,9 @@ pvh_entry:
 	mov $__bss_start, %edi
 	mov $__bss_end, %ecx
 	sub %edi, %ecx
+	shr $2, %ecx		/* doublewords: no stosq before long mode */
 	xor %eax, %eax
-	rep stosb
+	rep stosl
 
 	/* PML4[0] -> PDPT; PDPT[0..3] -> four page directories; each of
 	 * their 512 entries maps 2 MiB: an identity map of 0..4 GiB. */
