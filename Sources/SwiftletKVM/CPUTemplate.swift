@@ -15,7 +15,7 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .host: "all that KVM supports"
-        case .conservative: "hides CMPXCHG16B, POPCNT, SMAP, FSGSBASE, XSAVE/AVX, SSSE3, KVM hypercalls (default on PVM hosts)"
+        case .conservative: "hides CMPXCHG16B, POPCNT, SMAP, FSGSBASE, XSAVE/AVX, SSSE3, KVM hypercalls; on PVM also ERMS/FSRM (default there)"
         }
     }
 
@@ -25,9 +25,15 @@ public enum CPUTemplate: String, CaseIterable, Sendable {
     /// FSGSBASE stay visible whatever we set), so there the conservative template also
     /// tells Linux: noxsave, and clearcpuid for SSSE3 (4*32+9), POPCNT (4*32+23), FSGSBASE
     /// (9*32+0) and SMAP (9*32+20). CMPXCHG16B is one of KVM's bits, hidden by CPUID alone.
+    ///
+    /// It also clears ERMS (9*32+9) and FSRM (18*32+4), which the emulator can run but
+    /// slowly: with them Linux clears and copies memory with `rep stosb`/`rep movsb`, and
+    /// the emulator pays for every byte what `rep stosq`/`rep movsq` (Linux's choice
+    /// without them) pays for eight. Measured: the test kernel reached "Run /init" in
+    /// 0.84x the time without them.
     public func kernelArguments(onPVM isPVM: Bool) -> [String] {
         guard self == .conservative, isPVM else { return [] }
-        return ["noxsave", "clearcpuid=137,151,288,308"]
+        return ["noxsave", "clearcpuid=137,151,288,297,308,580"]
     }
 
     /// The template to use when the user names none.

@@ -31,6 +31,18 @@ import Testing
         for bit in [0, 3, 5, 6] { #expect(kvm.eax & (1 << bit) != 0, "KVM feature bit \(bit) is an MSR and should stay") }
     }
 
+    /// Linux's feature numbers (word * 32 + bit) that only its command line can hide on
+    /// PVM: SSSE3, POPCNT, FSGSBASE, SMAP, and the byte-wise string ops ERMS and FSRM.
+    @Test func onPVMLinuxIsToldWhatCPUIDCannotHide() throws {
+        let arguments = CPUTemplate.conservative.kernelArguments(onPVM: true)
+        #expect(arguments.contains("noxsave"))
+        let cleared = try #require(arguments.first { $0.hasPrefix("clearcpuid=") })
+        let numbers = Set(cleared.dropFirst("clearcpuid=".count).split(separator: ",").compactMap { Int($0) })
+        #expect(numbers == [4 * 32 + 9, 4 * 32 + 23, 9 * 32 + 0, 9 * 32 + 9, 9 * 32 + 20, 18 * 32 + 4])
+        #expect(CPUTemplate.conservative.kernelArguments(onPVM: false).isEmpty)
+        #expect(CPUTemplate.host.kernelArguments(onPVM: true).isEmpty)
+    }
+
     @Test func hostKeepsEverything() throws {
         let guest = CPUTemplate.host.apply(to: host, apicID: 0, cpuCount: 1)
         #expect(try leaf(guest, 1).ecx == 0xFFFF_FFFF)
