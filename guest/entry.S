@@ -43,7 +43,9 @@ linux_entry:
 	pushfq
 	pop %r13
 	/* Clear .bss ourselves: the loader should have, but the other checks
-	 * must not depend on it.  Nothing is on the stack yet. */
+	 * must not depend on it.  Nothing is on the stack yet.  Eight bytes a
+	 * step: a KVM that emulates ring 0 (PVM) pays per iteration, and
+	 * rep stosb here cost 0.25 s. */
 	cld
 	mov $__bss_start, %edi
 	mov $__bss_end, %ecx
