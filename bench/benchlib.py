@@ -19,8 +19,10 @@ LABEL = {"swiftlet": "Swiftlet", "qemu-microvm": "QEMU microvm", "qemu-q35": "QE
          "self-decompressing": "Swiftlet, kernel decompresses itself"}
 MEM_MIB = 128
 # The CPU features KVM's emulator on PVM cannot run (and ERMS/FSRM, which it runs a
-# byte at a time), hidden from Linux under QEMU as Swiftlet's conservative template
-# hides them, so both boot the same guest: /work/shared/PVM.md, docs in README.
+# byte at a time), hidden from Linux under QEMU much as Swiftlet's conservative template
+# hides them: CX16 goes on this command line where Swiftlet masks it in CPUID; SSSE3,
+# which Swiftlet also hides and only Debian's kernel reaches for, stays visible to the
+# bench's kernel. /work/shared/PVM.md, docs in README.
 LINUX_HIDE = "noxsave clearcpuid=141,151,288,297,308,580"
 RUN_INIT = "Run /init as init process"
 
