@@ -21,8 +21,15 @@ final class NetworkCards: Sendable {
     init(_ networks: [MachineConfig.Network], logger: Logger) throws(NetworkError) {
         var cards: [Card] = []
         for network in networks {
-            let tap = try Tap()
+            let tap: Tap
+            if case .existingTap(let name) = network.attachment {
+                tap = try Tap(pattern: name)
+            } else {
+                tap = try Tap()
+            }
             switch network.attachment {
+            case .existingTap(let name):
+                logger.info("network: existing tap \(name)")
             case .hostAddress(let text):
                 var address = in_addr()
                 guard inet_pton(AF_INET, text, &address) == 1 else { throw .failed(what: text, errno: EINVAL) }

@@ -81,7 +81,9 @@ struct SwiftletCommand: ParsableCommand {
     func machineConfig() throws(UsageError) -> MachineConfig {
         guard mac.count <= tunnet.count else { throw UsageError("--mac: more --mac than --tunnet options") }
         let networks = try tunnet.enumerated().map { (index, text) throws(UsageError) in
-            MachineConfig.Network(attachment: try Self.attachment(text), mac: index < mac.count ? try Self.mac(mac[index]) : nil)
+            MachineConfig.Network(
+                attachment: try usage { () throws(ConfigError) in try ConfigParsing.tunnet(text) },
+                mac: index < mac.count ? try usage { () throws(ConfigError) in try ConfigParsing.mac(mac[index]) } : nil)
         }
         let template: CPUTemplate?
         if let name = cpuTemplate {
@@ -98,47 +100,10 @@ struct SwiftletCommand: ParsableCommand {
         guard resetLimit >= 0 else { throw UsageError("--reset-limit must be 0 or more") }
         guard resetWindow > 0, resetWindow.isFinite else { throw UsageError("--reset-window must be a positive number of seconds") }
         return MachineConfig(
-            memoryMiB: try MemorySize.parse(memory), cpus: cpus, kernelPath: kernel, initrdPath: initrd,
+            memoryMiB: try usage { () throws(ConfigError) in try ConfigParsing.memoryMiB(memory) }, cpus: cpus, kernelPath: kernel, initrdPath: initrd,
             kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose,
-            disks: try block.map(Self.disk), rng: !noRNG, networks: networks,
+            disks: try block.map { text throws(UsageError) in try usage { () throws(ConfigError) in try ConfigParsing.disk(text) } }, rng: !noRNG, networks: networks,
             resetLimit: resetLimit, resetWindow: resetWindow, kernelDecompression: decompression)
-    }
-
-    /// "FILE" or "FILE,ro".
-    static func disk(_ text: String) throws(UsageError) -> MachineConfig.Disk {
-        var path = Substring(text)
-        var readOnly = false
-        if path.hasSuffix(",ro") {
-            path = path.dropLast(3)
-            readOnly = true
-        }
-        guard !path.isEmpty else { throw UsageError("--block: no file named in '\(text)'") }
-        return MachineConfig.Disk(path: String(path), readOnly: readOnly)
-    }
-
-    /// "A.B.C.D" (the host's address on the tap) or "bridge:NAME".
-    static func attachment(_ text: String) throws(UsageError) -> MachineConfig.Network.Attachment {
-        if text.hasPrefix("bridge:") {
-            let name = String(text.dropFirst(7))
-            guard !name.isEmpty, name.utf8.count < 16, !name.contains("/") else {
-                throw UsageError("--tunnet: '\(name)' is not an interface name")
-            }
-            return .bridge(name)
-        }
-        var address = in_addr()
-        guard inet_pton(AF_INET, text, &address) == 1 else {
-            throw UsageError("--tunnet: '\(text)' is not an IPv4 address or bridge:<name>")
-        }
-        return .hostAddress(text)
-    }
-
-    /// Six hex bytes separated by colons; a multicast address cannot be a card's.
-    static func mac(_ text: String) throws(UsageError) -> [UInt8] {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        let bytes = parts.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
-        guard parts.count == 6, bytes.count == 6 else { throw UsageError("--mac: '\(text)' is not a MAC address (xx:xx:xx:xx:xx:xx)") }
-        guard bytes[0] & 1 == 0 else { throw UsageError("--mac: \(text) is a multicast address") }
-        return bytes
     }
 
     /// Parses `arguments`, runs the guest, and returns swiftlet's exit status.
@@ -181,6 +146,11 @@ struct SwiftletCommand: ParsableCommand {
 struct UsageError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A library configuration error as a command-line one (status 2).
+func usage<T>(_ body: () throws(ConfigError) -> T) throws(UsageError) -> T {
+    do { return try body() } catch { throw UsageError(error.description) }
 }
 
 /// Prints "swiftlet: <line>" on stderr.

@@ -32,6 +32,20 @@ public struct MachineConfig: Sendable {
     public static let defaultResetWindow = 10.0
     /// Network cards on taps (--tunnet), in the order the guest sees them.
     public var networks: [Network]
+    /// How virtio devices reach the guest: PCI (the command line's default) or
+    /// virtio-mmio (the API's default, as Firecracker's guests expect).
+    public var transport: DeviceTransport
+    /// What a guest reset does: boot again in this process (the command line) or end it
+    /// (the API, as Firecracker's `reboot=k` contract has it).
+    public var resetAction: ResetAction
+
+    public enum DeviceTransport: String, Sendable, Equatable, CaseIterable {
+        case pci, mmio
+    }
+
+    public enum ResetAction: Sendable, Equatable {
+        case reboot, exit
+    }
 
     /// A file the guest sees as a virtio disk.
     public struct Disk: Sendable, Equatable {
@@ -47,6 +61,9 @@ public struct MachineConfig: Sendable {
             case hostAddress(String)
             /// The tap joins this existing bridge.
             case bridge(String)
+            /// An existing tap, opened by name (the API's `host_dev_name`); its host side is
+            /// whoever made it's business.
+            case existingTap(String)
         }
         public var attachment: Attachment
         /// The guest's MAC; nil derives a stable one from the tap's name.
@@ -58,8 +75,11 @@ public struct MachineConfig: Sendable {
                 kernelArguments: [String] = [], cpuTemplate: CPUTemplate? = nil, verbose: Bool = false,
                 disks: [Disk] = [], rng: Bool = true, networks: [Network] = [],
                 resetLimit: Int = MachineConfig.defaultResetLimit, resetWindow: Double = MachineConfig.defaultResetWindow,
-                kernelDecompression: KernelDecompression = .host) {
+                kernelDecompression: KernelDecompression = .host,
+                transport: DeviceTransport = .pci, resetAction: ResetAction = .reboot) {
         self.kernelDecompression = kernelDecompression
+        self.transport = transport
+        self.resetAction = resetAction
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.kernelPath = kernelPath

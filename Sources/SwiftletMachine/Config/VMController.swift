@@ -1,0 +1,33 @@
+/// Where a VM is in its life, as a front end (the API's GET /) reports it.
+public enum VMState: Sendable, Equatable {
+    /// Configured, or being configured; no vCPU has run.
+    case notStarted
+    case running
+    /// Every vCPU is out of KVM_RUN and the device thread is idle until `resume`.
+    case paused
+    /// The guest ended (powered off, reset in API mode, panicked, failed) or was stopped.
+    case stopped
+}
+
+/// Why a lifecycle request was refused, as one line (the API's fault_message).
+public struct VMError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What a front end that drives a VM (the Firecracker API) asks of it. The VM object of
+/// SwiftletMachine implements it; API tests use a fake.
+public protocol VMController: AnyObject, Sendable {
+    var state: VMState { get }
+    /// Builds the machine from `config` (already validated) and starts its vCPUs; returns
+    /// once it runs. Fails with the one line to report, nothing left running.
+    func start(_ config: MachineConfig) throws(VMError)
+    /// Returns once every vCPU has left KVM_RUN and the device thread is quiescent.
+    func pause() throws(VMError)
+    func resume() throws(VMError)
+    /// Presses Ctrl+Alt+Del on the guest's i8042 keyboard.
+    func sendCtrlAltDel() throws(VMError)
+    /// Points disk `index` (vda is 0) at another file, the guest told by a
+    /// configuration-change interrupt (Firecracker's PATCH /drives).
+    func replaceDisk(at index: Int, path: String) throws(VMError)
+}
