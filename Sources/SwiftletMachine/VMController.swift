@@ -30,4 +30,10 @@ public protocol VMController: AnyObject, Sendable {
     /// Points disk `index` (vda is 0) at another file, the guest told by a
     /// configuration-change interrupt (Firecracker's PATCH /drives).
     func replaceDisk(at index: Int, path: String) throws(VMError)
+    /// Ends the VM (a signal, an API client's shutdown); before `start`, makes
+    /// `waitUntilStopped` return as if it had run and stopped.
+    func stop()
+    /// Blocks until the VM has stopped; returns swiftlet's exit status for how it ended
+    /// (`ExitStatus`: 0 powered off, 1 failed, 3 panicked, 128+N a signal).
+    func waitUntilStopped() -> Int32
 }
