@@ -68,6 +68,10 @@ let package = Package(
         .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
         .testTarget(name: "SwiftletHostTests", dependencies: ["SwiftletHost"]),
+        // The machine's host-side pieces that need no KVM (the vsock Unix sockets).
+        .testTarget(
+            name: "SwiftletMachineTests",
+            dependencies: ["SwiftletMachine", "SwiftletDevices", "SwiftletHost", "SwiftletMemory", "SwiftletTestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftletTestSupport"]),
     ]
 )

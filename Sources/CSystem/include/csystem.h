@@ -16,6 +16,14 @@ static inline int csystem_ioctl(int fd, unsigned long request, void *arg) {
     return ioctl(fd, request, arg);
 }
 
+// accept4 is a GNU extension the Glibc module hides without _GNU_SOURCE: the new socket
+// comes non-blocking and close-on-exec in one call.
+#include <sys/socket.h>
+extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+static inline int csystem_accept_nonblocking(int fd) {
+    return accept4(fd, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
 // The tun requests are _IOW() expressions, which Swift does not import: as constants.
 static const unsigned long CSYSTEM_TUNSETIFF = TUNSETIFF;
 static const unsigned long CSYSTEM_TUNSETOFFLOAD = TUNSETOFFLOAD;
