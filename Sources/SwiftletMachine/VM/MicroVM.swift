@@ -209,8 +209,11 @@ public final class MicroVM: VMController, @unchecked Sendable {
 
     public func sendCtrlAltDel() throws(VMError) {
         try lifecycle.withLock { (lifecycle) throws(VMError) in try lifecycle.checkStarted() }
-        guard boot.withLock({ $0 }) != nil else { throw VMError("the guest is between boots; try again") }
-        throw VMError("SendCtrlAltDel: the i8042 keyboard has no keys yet")  // MERGE: wip/misc adds pressCtrlAltDel
+        guard let current = boot.withLock({ $0 }) else { throw VMError("the guest is between boots; try again") }
+        guard current.keyboard.pressCtrlAltDel() else {
+            throw VMError("the guest's keyboard buffer is full: it has not read the keys pressed before")
+        }
+        logger.info("pressed Ctrl+Alt+Del on the guest's keyboard")
     }
 
     public func replaceDisk(at index: Int, path: String) throws(VMError) {
