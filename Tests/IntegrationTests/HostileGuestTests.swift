@@ -21,8 +21,7 @@ import Testing
 
     @Test func everyAttackIsAnsweredAndTheVMMStaysUp() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("hostile guest", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("hostile guest", because: "/dev/kvm is absent")
         }
         let directory = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -8,8 +8,7 @@ import Testing
     func guest(_ memoryMiB: Int = 64, _ options: [String] = [], _ kernelArguments: [String],
                input: Data = Data(), timeout: Double = 60) throws -> SwiftletRun? {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("test guest \(kernelArguments.joined(separator: " "))", because: "/dev/kvm is absent")
-            return nil
+            try TestEnvironment.skipped("test guest \(kernelArguments.joined(separator: " "))", because: "/dev/kvm is absent")
         }
         return try Swiftlet.run(options + ["\(memoryMiB)", TestEnvironment.testGuest] + kernelArguments,
                                 input: input, timeout: timeout)
@@ -134,8 +133,7 @@ import Testing
 
     @Test func anUnemulatableInstructionEndsTheRunWithItsBytes() throws {
         guard TestEnvironment.isPVM else {
-            TestEnvironment.skipped("emulation failure", because: "this KVM is not PVM: CMPXCHG16B runs natively")
-            return
+            try TestEnvironment.skipped("emulation failure", because: "this KVM is not PVM: CMPXCHG16B runs natively")
         }
         guard let run = try guest(64, [], ["mode=bad-insn"]) else { return }
         #expect(run.status == 1)

@@ -17,8 +17,7 @@ import Testing
 
     func guest(_ options: [String], _ arguments: [String], reply: (after: String, input: Data)? = nil) throws -> SwiftletRun? {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("virtio test guest \(arguments.joined(separator: " "))", because: "/dev/kvm is absent")
-            return nil
+            try TestEnvironment.skipped("virtio test guest \(arguments.joined(separator: " "))", because: "/dev/kvm is absent")
         }
         return try Swiftlet.run(options + ["64", TestEnvironment.testGuest] + arguments, timeout: 120, reply: reply)
     }
