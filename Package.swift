@@ -68,10 +68,14 @@ let package = Package(
         .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
         .testTarget(name: "SwiftletHostTests", dependencies: ["SwiftletHost"]),
-        // The machine's host-side pieces that need no KVM (the vsock Unix sockets).
+        // The VM's logic (exit dispatch, pausing, lifecycle rules) with fake vCPUs: no /dev/kvm;
+        // and the machine's host side of vsock on real Unix sockets.
         .testTarget(
             name: "SwiftletMachineTests",
-            dependencies: ["SwiftletMachine", "SwiftletDevices", "SwiftletHost", "SwiftletMemory", "SwiftletTestSupport"]),
+            dependencies: [
+                "SwiftletMachine", "SwiftletDevices", "SwiftletHost", "SwiftletMemory", "SwiftletTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftletTestSupport"]),
     ]
 )
