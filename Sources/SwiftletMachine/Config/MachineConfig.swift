@@ -35,6 +35,8 @@ public struct MachineConfig: Sendable {
     /// How virtio devices reach the guest: PCI (the command line's default) or
     /// virtio-mmio (the API's default, as Firecracker's guests expect).
     public var transport: DeviceTransport
+    /// A virtio socket device with Firecracker's Unix-socket host side (--vsock, PUT /vsock).
+    public var vsock: Vsock? = nil
     /// What a guest reset does: boot again in this process (the command line) or end it
     /// (the API, as Firecracker's `reboot=k` contract has it).
     public var resetAction: ResetAction

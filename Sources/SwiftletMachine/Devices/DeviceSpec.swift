@@ -46,6 +46,7 @@ enum MachineDevices {
         }
         specs += try NetworkCards.specs(for: config.networks, logger: logger)
         if config.rng { specs.append(RngSpec()) }
+        if let vsock = config.vsock { specs.append(try VsockSpec(vsock, logger: logger)) }
         return specs
     }
 }
