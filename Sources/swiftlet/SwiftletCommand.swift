@@ -39,6 +39,10 @@ struct SwiftletCommand: ParsableCommand {
             help: ArgumentHelp("Give the guest a virtio disk backed by this file; add ,ro for read-only (repeatable).", valueName: "file[,ro]"))
     var block: [String] = []
 
+    @Option(name: .long,
+            help: ArgumentHelp("Give the guest a virtio socket device with this CID; host programs reach it through the Unix socket PATH (Firecracker's CONNECT <port>), guest connections to port P go to PATH_P.", valueName: "cid=n,uds=path"))
+    var vsock: String?
+
     @Flag(name: .customLong("no-rng"), help: "Leave out the virtio entropy device.")
     var noRNG = false
 
@@ -99,11 +103,13 @@ struct SwiftletCommand: ParsableCommand {
         }
         guard resetLimit >= 0 else { throw UsageError("--reset-limit must be 0 or more") }
         guard resetWindow > 0, resetWindow.isFinite else { throw UsageError("--reset-window must be a positive number of seconds") }
-        return MachineConfig(
+        var config = MachineConfig(
             memoryMiB: try usage { () throws(ConfigError) in try ConfigParsing.memoryMiB(memory) }, cpus: cpus, kernelPath: kernel, initrdPath: initrd,
             kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose,
             disks: try block.map { text throws(UsageError) in try usage { () throws(ConfigError) in try ConfigParsing.disk(text) } }, rng: !noRNG, networks: networks,
             resetLimit: resetLimit, resetWindow: resetWindow, kernelDecompression: decompression)
+        if let vsock { config.vsock = try usage { () throws(ConfigError) in try ConfigParsing.vsock(vsock) } }
+        return config
     }
 
     /// Parses `arguments`, runs the guest, and returns swiftlet's exit status.
