@@ -169,6 +169,7 @@ void mode_virtio_console(void);
 void mode_virtio_blk(void);
 void mode_virtio_rng(void);
 void mode_virtio_net(void);
+void mode_vsock(void);
 void mode_bench_net(void);	/* net.c: a benchmark beside bench.c's */
 void mode_virtio_all(void);
 void mode_hostile(void);

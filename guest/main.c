@@ -90,6 +90,8 @@ void guest_main(u64 bp, u64 si)
 		mode_virtio_rng();
 	else if (arg_is("mode", "virtio-net"))
 		mode_virtio_net();
+	else if (arg_is("mode", "vsock"))
+		mode_vsock();
 	else if (arg_is("mode", "hostile"))
 		mode_hostile();
 	else if (arg_is("mode", "virtio-all"))

@@ -56,7 +56,7 @@ struct ring_mem {
 	u16 avail[3 + VQ_MAX];
 	u32 used[2 + 2 * VQ_MAX];	/* u32s so it is 4-aligned */
 } __attribute__((aligned(64)));
-static struct ring_mem rings[6];
+static struct ring_mem rings[9];
 static unsigned rings_used;
 
 static u64 common(struct virtio_dev *d, u32 off) { return d->common + off; }

@@ -50,7 +50,7 @@ struct virtio_dev {
 	u64 common, device, notify;	/* mapped structures (4.1.4) */
 	u32 device_len, notify_len, notify_mult;
 	u64 offered, features;		/* device features, negotiated ones */
-	struct virtq vq[2];
+	struct virtq vq[3];
 };
 
 /* One buffer of a chain, in guest-physical (== our virtual) memory. */

@@ -85,6 +85,7 @@ package final class VsockUnixBackend: VsockBackend, @unchecked Sendable {
             throw error
         }
         listener = fd
+        SocketFileCleanup.register(path)
         do {
             deviceTimer = try TimerFD()
             lineTimer = try TimerFD()
@@ -92,6 +93,7 @@ package final class VsockUnixBackend: VsockBackend, @unchecked Sendable {
         } catch {
             Glibc.close(fd)
             unlink(path)
+            SocketFileCleanup.forget(path)
             throw .failed(path, error.call, errno: error.errno)
         }
     }
@@ -108,6 +110,7 @@ package final class VsockUnixBackend: VsockBackend, @unchecked Sendable {
         detach()
         Glibc.close(listener)
         unlink(path)
+        SocketFileCleanup.forget(path)
     }
 
     // MARK: Attaching to a boot
