@@ -51,6 +51,7 @@ class Plan:
         self.blk_large_requests = 100 if quick else 2000
         self.blk_file_mib = 64 if quick else 256
         self.net_frames = 10000 if quick else 100000
+        self.vsock_mib = 64 if quick else 1024
         self.net_datagrams = 300 if quick else 2000
 
     def describe(self):
@@ -484,9 +485,10 @@ def blk_file(out, mib):
 
 
 def bench_devices(env, plan):
-    """Swiftlet's virtio-blk and virtio-net in-process (swiftlet-devbench: the device code
-    swiftlet runs, driven through the virtqueue engine with fake guest memory) against the
-    host doing the same I/O itself: fio for the disk, a plain read/write loop for the tap."""
+    """Swiftlet's virtio-blk, virtio-net and virtio-vsock in-process (swiftlet-devbench: the
+    device code swiftlet runs, driven through the virtqueue engine with fake guest memory)
+    against the host doing the same I/O itself: fio for the disk, a plain read/write loop
+    for the tap, a plain Unix socket pair for vsock's stream."""
     devbench = devbench_binary(env)
     debug = "/debug/" in devbench
     say(f"\n== devices: {devbench} against fio and a plain tap loop"
@@ -534,6 +536,14 @@ def bench_devices(env, plan):
     else:
         say("  virtio-net skipped: needs root, /dev/net/tun and unshare (a network namespace)")
 
+    for direction, label in (("h2g", "host -> guest"), ("g2h", "guest -> host")):
+        base = [devbench, "vsock", "--direction", direction, "--mib", str(plan.vsock_mib)]
+        cases.append((f"virtio-vsock stream {label}, per MiB", "us",
+                      base + ["--side", "device"], base + ["--side", "plain"],
+                      lambda result: result["us_per_mib"],
+                      f"Firecracker's Unix-socket host side, 64 KiB packets, {plan.vsock_mib} MiB; "
+                      "host: the same stream over a plain Unix socket pair" + note_build))
+
     for metric, _, ours, host, _, _ in cases:
         say(f"  {metric}:")
         show(ours)
@@ -546,7 +556,8 @@ def bench_devices(env, plan):
     for _ in range(plan.device_runs):
         for k, (metric, _, ours, host, host_figure, _) in enumerate(cases):
             r = json_run(ours, metric)
-            vals[k]["swiftlet"].append(round(r.get("us_per_request", r.get("us_per_frame")), 3))
+            figure = r.get("us_per_request", r.get("us_per_frame", r.get("us_per_mib")))
+            vals[k]["swiftlet"].append(round(figure, 3))
             vals[k]["host"].append(round(host_figure(json_run(host, f"{metric} (host)")), 3))
     rows = [row("devices", metric, unit, v, note=note)
             for (metric, unit, _, _, _, note), v in zip(cases, vals)]
