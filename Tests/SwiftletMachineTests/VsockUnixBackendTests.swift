@@ -211,3 +211,27 @@ import SwiftletHost
         #expect(try client.read(upTo: 4) == [])
     }
 }
+
+@Suite struct VsockUnixBackendRebootTests {
+    typealias P = VsockProtocol
+
+    /// A guest reset builds a new device on the same backend: the last boot's host ends
+    /// are closed, and the socket keeps listening.
+    @Test func aNewBootClosesTheLastBootsStreamsAndKeepsListening() throws {
+        let side = try VsockGuestSide()
+        let client = try HostClient(connectingTo: side.path)
+        try client.write("CONNECT 52\n")
+        let request = try side.receive { !$0.isEmpty }
+        let hostPort = try #require(request.first).header.sourcePort
+        try side.send(side.header(.response, from: 52, to: hostPort))
+        #expect(try client.readLine() == "OK \(hostPort)\n")
+        #expect(side.backend.streamCount == 1)
+
+        let nextBoot = try EventLoop()
+        try side.backend.attach(loop: nextBoot) { _ in }
+        #expect(try client.read(upTo: 4) == [])
+        #expect(side.backend.streamCount == 0)
+        #expect(access(side.path, F_OK) == 0)
+        #expect((try? HostClient(connectingTo: side.path)) != nil)
+    }
+}
