@@ -54,6 +54,14 @@ import Testing
             usleep(250_000)
         }
         #expect(stderrText().contains("\(started): features 0x130000000, queue sizes [256, 256, 256]"))
+        // It read guest_cid from our configuration space.
+        while !stderrText().contains("\(name): driver read guest_cid 3") {
+            guard process.isRunning, Date() < deadline else {
+                Issue.record("the driver never read guest_cid; stderr tail: \(stderrText().suffix(2000))")
+                return
+            }
+            usleep(250_000)
+        }
         // Its receive and event buffers: kicks on queues 0 and 2.
         while !(stderrText().contains("\(name): queue 0 kicked") && stderrText().contains("\(name): queue 2 kicked")) {
             guard process.isRunning, Date() < deadline else {
@@ -85,6 +93,8 @@ import Testing
         }
         #expect(stderrText().components(separatedBy: "\(name): queue 1 kicked").count > transmitsBefore,
                 "the guest kernel sent nothing back")
+        #expect(stderrText().contains("host CONNECT, REQUEST to the guest"))
+        #expect(stderrText().contains(": RST from the guest"), "no RST from the guest kernel: \(stderrText().suffix(2000))")
         #expect(process.isRunning, "swiftlet ended: \(stderrText().suffix(2000))")
 
         process.terminate()

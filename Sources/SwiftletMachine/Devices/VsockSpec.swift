@@ -21,8 +21,10 @@ final class VsockSpec: DeviceSpec {
         guard let core = VirtioVsock(guestCID: guestCID, backend: backend, clock: backend.clock) else {
             throw VsockSocketError(path: backend.path, detail: "guest CID \(guestCID) is out of range")
         }
-        let device = TransportedDevice(core, trace: boot.trace(name))
         let trace = boot.trace(name)
+        // Connection events only with --verbose: then no message is built otherwise.
+        if boot.logger.logLevel <= .trace { core.trace = trace }
+        let device = TransportedDevice(core, trace: trace)
         try backend.attach(loop: boot.loop) { [weak device] body in
             device?.withCore { core, interrupt in
                 do {

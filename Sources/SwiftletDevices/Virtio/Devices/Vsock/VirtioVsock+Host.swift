@@ -7,10 +7,12 @@ extension VirtioVsock {
     /// comes in time. Once the guest answers, the host program reads `OK <host port>\n`.
     public func hostConnect(_ stream: VsockStreamID, toGuestPort guestPort: UInt32) throws(VirtqueueError) -> Bool {
         guard isActive, connections.count < maxConnections, let hostPort = allocateHostPort() else {
+            trace?("host CONNECT \(guestPort) refused: \(isActive ? "at the connection cap" : "the driver is not running")")
             backend.close(stream)
             return false
         }
         let key = VsockConnectionKey(guestPort: guestPort, hostPort: hostPort)
+        trace?("\(key): host CONNECT, REQUEST to the guest")
         add(VsockConnection(key: key, stream: stream, state: .connecting(deadline: clock() &+ connectTimeout)))
         noteDeadlines()
         queueControl(key, .request)
@@ -38,7 +40,9 @@ extension VirtioVsock {
     public func expire() throws(VirtqueueError) -> Bool {
         let now = clock()
         for connection in connections.values {
-            if let deadline = connection.deadline, deadline <= now { resetConnection(connection) }
+            if let deadline = connection.deadline, deadline <= now {
+                resetConnection(connection, isConnecting(connection) ? "the guest never answered" : "never closed")
+            }
         }
         noteDeadlines()
         return try deliver()

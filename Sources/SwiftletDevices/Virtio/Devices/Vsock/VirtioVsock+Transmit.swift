@@ -39,7 +39,10 @@ extension VirtioVsock {
         // Never answer an RST with an RST (5.10.6.6), however malformed: two devices
         // (or a guest replaying our RSTs) would otherwise ping-pong forever.
         if op == .reset {
-            if let connection = connections[key] { remove(connection) }
+            if let connection = connections[key] {
+                trace?("\(key): RST from the guest")
+                remove(connection)
+            }
             droppedPackets += 1
             return
         }
@@ -47,7 +50,7 @@ extension VirtioVsock {
             header.length <= VsockProtocol.maxPayload, Int(header.length) <= reader.remaining,
             op == .readWrite || header.length == 0
         else {
-            rejectPacket(key)
+            rejectPacket(key, "malformed header (dst_cid \(header.destinationCID), type \(header.type), op \(header.op), len \(header.length))")
             return
         }
         if op == .request {
@@ -55,11 +58,12 @@ extension VirtioVsock {
             return
         }
         guard let connection = connections[key] else {
+            trace?("\(key): RST to the guest: \(op) for no connection")
             queueReset(key)
             return
         }
         guard takeCredit(header, for: connection) else {
-            resetConnection(connection)
+            resetConnection(connection, "fwd_cnt \(header.forwardCount) claims more than was sent")
             return
         }
         switch op {
@@ -67,9 +71,10 @@ extension VirtioVsock {
             return  // handled above
         case .response:
             guard case .connecting = connection.state else {
-                resetConnection(connection)
+                resetConnection(connection, "RESPONSE on an open connection")
                 return
             }
+            trace?("\(key): the guest accepted; OK to the host")
             connection.state = .established
             let greeting = Array("OK \(connection.key.hostPort)\n".utf8)
             connection.hostBound.append(greeting)
@@ -81,7 +86,7 @@ extension VirtioVsock {
             try receiveData(header.length, from: &reader, for: connection)
         case .shutdown:
             guard !isConnecting(connection) else {
-                resetConnection(connection)
+                resetConnection(connection, "SHUTDOWN before RESPONSE")
                 return
             }
             guestShutdown(header.flags & VsockProtocol.shutdownBoth, connection)
@@ -98,10 +103,11 @@ extension VirtioVsock {
     }
 
     /// A packet we cannot accept: RST it, dropping the connection it named if any.
-    func rejectPacket(_ key: VsockConnectionKey) {
+    func rejectPacket(_ key: VsockConnectionKey, _ why: String) {
         if let connection = connections[key] {
-            resetConnection(connection)
+            resetConnection(connection, why)
         } else {
+            trace?("\(key): RST to the guest: \(why)")
             queueReset(key)
         }
     }
@@ -110,16 +116,21 @@ extension VirtioVsock {
     /// to whoever listens there; RST if nobody does, if the pair is taken, or at the cap.
     func acceptGuestRequest(_ key: VsockConnectionKey, _ header: VsockHeader) {
         if let existing = connections[key] {
-            resetConnection(existing)
+            resetConnection(existing, "REQUEST for an open connection")
             return
         }
         // A fresh connection has had nothing sent, so its fwd_cnt must be 0.
-        guard header.forwardCount == 0, connections.count < maxConnections,
-            let stream = backend.connect(toPort: key.hostPort)
-        else {
+        guard header.forwardCount == 0, connections.count < maxConnections else {
+            trace?("\(key): RST to the guest's REQUEST: \(header.forwardCount != 0 ? "fwd_cnt not 0" : "at the connection cap")")
             queueReset(key)
             return
         }
+        guard let stream = backend.connect(toPort: key.hostPort) else {
+            trace?("\(key): RST to the guest's REQUEST: nobody listens on host port \(key.hostPort)")
+            queueReset(key)
+            return
+        }
+        trace?("\(key): the guest connected")
         let connection = VsockConnection(key: key, stream: stream, state: .established)
         connection.peerBufferAllocation = header.bufferAllocation
         add(connection)
@@ -148,14 +159,14 @@ extension VirtioVsock {
     func receiveData(_ length: UInt32, from reader: inout ChainReader, for connection: VsockConnection) throws(VirtqueueError) {
         // Data after the guest said it sends no more, or before the connection exists.
         guard connection.guestShutdown & VsockProtocol.shutdownSend == 0, !isConnecting(connection) else {
-            resetConnection(connection)
+            resetConnection(connection, "RW after SHUTDOWN or before RESPONSE")
             return
         }
         // Credit (5.10.6.3): the guest may have buf_alloc - (tx_cnt - fwd_cnt) in flight,
         // counted from the fwd_cnt it saw; more is a lie, and it loses the connection.
         let inFlight = connection.received &- connection.advertisedForwarded
         guard inFlight <= bufferAllocation, length <= bufferAllocation - inFlight else {
-            resetConnection(connection)
+            resetConnection(connection, "RW of \(length) bytes past its credit")
             return
         }
         guard length > 0 else { return }
@@ -169,14 +180,14 @@ extension VirtioVsock {
             } catch let error as VirtqueueError {
                 // -1 (the host end is gone) comes back as transferCountInvalid.
                 if case .transferCountInvalid = error {
-                    resetConnection(connection)
+                    resetConnection(connection, "the host end is gone")
                     return
                 }
                 throw error
             } catch let error as GuestMemoryError {
                 throw .memory(error)
             } catch {
-                resetConnection(connection)
+                resetConnection(connection, "the host end is gone")
                 return
             }
             connection.forwarded &+= UInt32(written)
@@ -210,7 +221,7 @@ extension VirtioVsock {
             backend.shutdownWrite(connection.stream)
         }
         if connection.guestShutdown == VsockProtocol.shutdownBoth {
-            resetConnection(connection)
+            resetConnection(connection, "closed by the guest")
         }
     }
 
@@ -226,7 +237,7 @@ extension VirtioVsock {
                 return count
             }
             if gone {
-                resetConnection(connection)
+                resetConnection(connection, "the host end is gone")
                 return
             }
             if taken == 0 { break }

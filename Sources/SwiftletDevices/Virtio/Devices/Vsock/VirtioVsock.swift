@@ -52,6 +52,12 @@ public final class VirtioVsock: VirtioDeviceCore, @unchecked Sendable {
 
     // MARK: What --verbose and tests see
 
+    /// Told of connections opening and closing and why, for --verbose; nil to stay quiet
+    /// (then no message is even built: `trace?(...)` skips its argument).
+    public var trace: (@Sendable (String) -> Void)?
+    /// Whether the driver has read guest_cid since the device was started.
+    var cidRead = false
+
     /// Guest packets dropped without an answer (too short, from another CID, an RST).
     public internal(set) var droppedPackets = 0
     /// RSTs queued for the guest.
@@ -95,6 +101,10 @@ public final class VirtioVsock: VirtioDeviceCore, @unchecked Sendable {
     public var deviceFeatures: UInt64 { 0 }
 
     public func configRead(offset: Int, size: Int) -> UInt64 {
+        if !cidRead && offset < VsockProtocol.configSize {
+            cidRead = true
+            trace?("driver read guest_cid \(guestCID)")
+        }
         var config = VirtioConfigSpace(size: VsockProtocol.configSize)
         config.set(guestCID, at: 0)
         return config.read(offset: offset, size: size)
@@ -106,6 +116,7 @@ public final class VirtioVsock: VirtioDeviceCore, @unchecked Sendable {
     public func activate(features: UInt64, queues: [Virtqueue]) throws(VirtioDeviceError) {
         guard queues.count == 3 else { throw .queueCount(device: "vsock", expected: 3, got: queues.count) }
         dropEverything()
+        cidRead = false
         receiveQueue = queues[VsockProtocol.receiveQueue]
         transmitQueue = queues[VsockProtocol.transmitQueue]
         eventQueue = queues[VsockProtocol.eventQueue]
@@ -148,7 +159,8 @@ public final class VirtioVsock: VirtioDeviceCore, @unchecked Sendable {
     }
 
     /// Drops `connection` and tells the guest with an RST.
-    func resetConnection(_ connection: VsockConnection) {
+    func resetConnection(_ connection: VsockConnection, _ why: String) {
+        trace?("\(connection.key): RST to the guest: \(why)")
         remove(connection)
         queueReset(connection.key)
     }
