@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Swiftlet: a small virtual machine monitor for Linux/x86_64 on KVM.
 //
-// The dependency arrows point one way: swiftlet → SwiftletMachine → {SwiftletKVM,
+// The dependency arrows point one way: swiftlet → SwiftletAPI → SwiftletMachine → {SwiftletKVM,
 // SwiftletDevices, SwiftletBoot, SwiftletACPI} → SwiftletMemory; SwiftletKVM → SwiftletHost, and only SwiftletKVM
 // sees CKVM. Devices and the loader never touch an ioctl.
 import PackageDescription
@@ -45,10 +45,15 @@ let package = Package(
                 "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Firecracker's REST API on a Unix socket, and its JSON configuration file: requests
+        // become a MachineConfig and calls on a VMController. Knows nothing of KVM or devices.
+        .target(
+            name: "SwiftletAPI",
+            dependencies: ["SwiftletMachine", "SwiftletHost", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "SwiftletMachine",
+                "SwiftletMachine", "SwiftletAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -68,6 +73,7 @@ let package = Package(
         .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
         .testTarget(name: "SwiftletHostTests", dependencies: ["SwiftletHost"]),
+        .testTarget(name: "SwiftletAPITests", dependencies: ["SwiftletAPI", "SwiftletMachine"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftletTestSupport"]),
     ]
 )
