@@ -60,7 +60,7 @@ public enum HTTPRequestParser {
         var bodyLength = 0
         if !lengths.isEmpty {
             guard lengths.count == 1, let text = lengths.first, !text.isEmpty, text.utf8.count <= 18,
-                  text.allSatisfy(\.isASCII), let length = Int(text), length >= 0 else {
+                  text.allSatisfy({ $0.isASCII && $0.isNumber }), let length = Int(text) else {
                 return bad("bad Content-Length")
             }
             bodyLength = length
