@@ -20,7 +20,13 @@ enum APIFrontEnd {
     static func main(arguments: [String], makeController: (Logger) -> any VMController) -> Int32 {
         let command: FirecrackerCommand
         do {
-            command = try FirecrackerCommand.parseAsRoot(arguments) as? FirecrackerCommand ?? FirecrackerCommand()
+            var parsed = try FirecrackerCommand.parseAsRoot(arguments)
+            guard let ours = parsed as? FirecrackerCommand else {
+                // ArgumentParser's own help command: let it print and succeed.
+                try parsed.run()
+                return ExitStatus.poweredOff.rawValue
+            }
+            command = ours
         } catch {
             if FirecrackerCommand.exitCode(for: error) == .success { FirecrackerCommand.exit(withError: error) }
             printError(FirecrackerCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad command line")

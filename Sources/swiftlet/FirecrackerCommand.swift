@@ -5,6 +5,10 @@ import SwiftletAPI
 /// it whenever one of its options appears (`APIFrontEnd.isChosen`), so the seed's command
 /// line is untouched.
 struct FirecrackerCommand: ParsableCommand {
+    static let transportHelp = FirecrackerDefaults.virtioMMIOAvailable
+        ? "Devices are virtio-mmio unless --enable-pci."
+        : "Devices are on PCI whatever --enable-pci says, until Swiftlet has virtio-mmio (pci=off is dropped from boot_args)."
+
     static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "Serve Firecracker's REST API on a Unix socket, or boot from its JSON configuration file.",
@@ -12,7 +16,7 @@ struct FirecrackerCommand: ParsableCommand {
             swiftlet --api-sock PATH: configure the VM with PUT requests, then PUT /actions \
             InstanceStart. swiftlet --config-file F [--no-api]: boot at once from \
             Firecracker's JSON configuration. The guest's serial console is stdout; a guest \
-            reset (reboot=k) ends the process. Devices are virtio-mmio unless --enable-pci. \
+            reset (reboot=k) ends the process. \(transportHelp) \
             See docs/api.md for the endpoints and where Swiftlet differs from Firecracker.
 
             Accepted and ignored: --start-time-us, --start-time-cpu-us, \
@@ -26,7 +30,7 @@ struct FirecrackerCommand: ParsableCommand {
     @Option(name: .customLong("api-sock"), help: ArgumentHelp("The API's Unix socket; must not exist yet (default \(FirecrackerDefaults.socketPath)).", valueName: "path"))
     var apiSock: String?
 
-    @Option(name: .long, help: ArgumentHelp("The instance id GET / reports (default \(FirecrackerDefaults.instanceID)).", valueName: "id"))
+    @Option(name: .long, help: ArgumentHelp("The instance id GET / reports.", valueName: "id"))
     var id: String = FirecrackerDefaults.instanceID
 
     @Option(name: .customLong("config-file"), help: ArgumentHelp("Configure from Firecracker's JSON file and boot at once.", valueName: "file"))
