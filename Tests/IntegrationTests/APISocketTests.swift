@@ -48,23 +48,10 @@ import Testing
         func lineCount(_ prefix: String) -> Int { stdoutText.split(separator: "\n").filter { $0.hasPrefix(prefix) }.count }
     }
 
-    static let curl = "/usr/bin/curl"
+    static let curl = Curl.path
 
-    /// One request through curl: the status and the body.
     func request(_ socket: String, _ method: String, _ path: String, _ body: String? = nil) throws -> (status: Int, body: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.curl)
-        var arguments = ["-s", "-S", "--max-time", "30", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}", "http://localhost" + path]
-        if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+        try Curl.request(socket, method, path, body)
     }
 
     func prerequisites(_ test: String, needsKVM: Bool) -> Bool {
@@ -164,5 +151,27 @@ import Testing
         kill(first.process.processIdentifier, SIGTERM)
         #expect(first.exitStatus(within: 10) == 128 + SIGTERM)
         #expect(!FileManager.default.fileExists(atPath: socket), "the socket outlived swiftlet")
+    }
+}
+
+/// curl on a Unix socket: an HTTP client that is not our server code.
+enum Curl {
+    static let path = "/usr/bin/curl"
+
+    /// One request: the status and the body.
+    static func request(_ socket: String, _ method: String, _ path: String, _ body: String? = nil) throws -> (status: Int, body: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.path)
+        var arguments = ["-s", "-S", "--max-time", "30", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}", "http://localhost" + path]
+        if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
     }
 }
