@@ -51,13 +51,11 @@ final class NetworkCards: Sendable {
             let backend = TapBackend(tap: card.tap, loop: loop, logger: logger)
             let name = "virtio net \(index) (\(card.tap.name))"
             let device = TransportedDevice(VirtioNet(mac: card.mac, backend: backend), trace: trace(name))
+            // A device that failed has already let go of the tap (VirtioNet), and
+            // withRunningCore keeps a readiness report still in flight from reaching it.
             backend.onReadable = { [weak device] in
-                device?.withCore { core, interrupt in
-                    do {
-                        if try core.backendReadable() { interrupt?.signalUsed(queue: VirtioNetProtocol.receiveQueue) }
-                    } catch {
-                        interrupt?.signalNeedsReset()
-                    }
+                _ = device?.withRunningCore(interrupting: VirtioNetProtocol.receiveQueue) { core throws(VirtqueueError) in
+                    ((), interrupt: try core.backendReadable())
                 }
             }
             try pci.add(device, name: name)
