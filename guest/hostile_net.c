@@ -1,12 +1,19 @@
 /*
- * mode=net-break-rx: the guest of issue 17's busy loop.  It starts the
- * virtio-net device with every receive buffer posted, then moves the
- * receive ring's avail index more than a ring ahead of anything the
- * device can have taken, without a kick, and says so.  The host's frames
- * use up the buffers and then meet the broken index: the device must set
- * DEVICE_NEEDS_RESET (virtio 1.2, 2.1.2) and stop reading the tap, which
- * still holds frames.  The guest then halts with interrupts off, so a host
- * measuring swiftlet's CPU time sees the device thread alone.
+ * Guests for issue 17's busy loops, where a virtio-net device listening to
+ * a tap must not keep the host's event loop spinning.
+ *
+ * mode=net-break-rx starts the device with every receive buffer posted,
+ * then moves the receive ring's avail index more than a ring ahead of
+ * anything the device can have taken, without a kick, and says so.  The
+ * host's frames use up the buffers and then meet the broken index: the
+ * device must set DEVICE_NEEDS_RESET (virtio 1.2, 2.1.2) and stop reading
+ * the tap, which still holds frames.
+ *
+ * mode=net-listen starts the device with every receive buffer posted and
+ * does nothing more: the host may then take the tap away under it.
+ *
+ * Both end halted with interrupts off, so a host measuring swiftlet's CPU
+ * time sees the device thread alone.
  */
 #include "virtio.h"
 
@@ -16,9 +23,11 @@
 
 static u8 rx_buf[VQ_MAX][BUF_LEN] __attribute__((aligned(64)));
 
-void mode_net_break_rx(void)
+static struct virtio_dev d = { .name = "net" };
+
+/* The device running, every receive buffer posted and kicked: it listens. */
+static struct virtq *listen(void)
 {
-	static struct virtio_dev d = { .name = "net" };
 	if (!virtio_init(&d, VIRTIO_ID_NET, 0, 2))
 		finish();
 	struct virtq *q = &d.vq[RECEIVEQ];
@@ -26,6 +35,20 @@ void mode_net_break_rx(void)
 		struct vseg s = { rx_buf[i], BUF_LEN, true };
 		vq_submit(q, i, &s, 1);
 	}
+	return q;
+}
+
+void mode_net_listen(void)
+{
+	listen();
+	print("net-listen: listening\n");
+	print("testguest: hanging\n");
+	halt_forever();
+}
+
+void mode_net_break_rx(void)
+{
+	struct virtq *q = listen();
 	/* The device has taken at most q->size entries, so an index a ring
 	 * and one past ours is more than a ring ahead of wherever it is. */
 	q->avail[1] = (u16)(q->avail_idx + q->size + 1);

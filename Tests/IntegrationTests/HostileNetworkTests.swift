@@ -71,6 +71,43 @@ import Testing
         #expect(after - before < 0.05 * window, "swiftlet used \(after - before) s of CPU in \(window) s")
     }
 
+    /// The host side can fail too: a tap deleted under a listening device polls as an
+    /// error for ever after, and a level-triggered loop that kept watching it would spin.
+    @Test func aTapDeletedUnderTheDeviceLeavesTheHostIdle() throws {
+        if let reason = NetworkNamespace.unusableReason {
+            TestEnvironment.skipped("tap deleted under the device", because: reason)
+            return
+        }
+        guard TestEnvironment.hasKVM else {
+            TestEnvironment.skipped("tap deleted under the device", because: "/dev/kvm is absent")
+            return
+        }
+        let ns = try NetworkNamespace()
+        let log = StreamLog()
+        let swiftlet = try ns.spawn(
+            [TestEnvironment.swiftletBinary, "--tunnet=10.0.2.1", "64", TestEnvironment.testGuest, "mode=net-listen"],
+            log: log, stream: "swiftlet")
+        defer {
+            if swiftlet.isRunning { swiftlet.terminate() }
+            swiftlet.waitUntilExit()
+        }
+        let listening = log.wait(until: .now() + 120) {
+            log.text("swiftlet").contains("testguest: hanging") || !swiftlet.isRunning
+        }
+        try #require(listening && swiftlet.isRunning, "\(log.text("swiftlet"))")
+        let tap = try #require(ns.interfaces.first { $0.hasPrefix("swiftlet") }, "no tap in \(ns.interfaces)")
+        #expect(ns.ip(["link", "del", tap]).status == 0)
+
+        let window = 5.0
+        let before = try Self.cpuSeconds(of: swiftlet.processIdentifier)
+        Thread.sleep(forTimeInterval: window)
+        let after = try Self.cpuSeconds(of: swiftlet.processIdentifier)
+        #expect(swiftlet.isRunning, "\(log.text("swiftlet"))")
+        #expect(after - before < 0.05 * window, "swiftlet used \(after - before) s of CPU in \(window) s")
+        // Said once, not at every readiness report.
+        #expect(log.text("swiftlet").components(separatedBy: "\(tap): read failed").count == 2, "\(log.text("swiftlet"))")
+    }
+
     /// User plus system time of every thread of `pid` so far (/proc/PID/stat fields 14 and
     /// 15, in clock ticks).
     static func cpuSeconds(of pid: Int32) throws -> Double {
