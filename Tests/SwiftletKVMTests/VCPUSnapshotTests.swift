@@ -1,0 +1,101 @@
+import Foundation
+import SwiftletMemory
+import Testing
+@testable import SwiftletKVM
+
+/// A VM with RAM, the in-kernel devices and one vCPU set up as GuestBoot's makeVCPUs
+/// sets up the boot CPU: template CPUID, boot MSRs, FPU, LAPIC lines, 64-bit entry.
+struct TestMachine {
+    let system: KVMSystem
+    let vm: VirtualMachine
+    let memory: GuestMemory
+    let vcpu: VirtualCPU
+
+    static var hasKVM: Bool { FileManager.default.fileExists(atPath: "/dev/kvm") }
+
+    init(configure: Bool) throws {
+        system = try KVMSystem()
+        vm = try system.createVM()
+        memory = try GuestMemory(ranges: [(0, 2 << 20)])
+        try vm.map(memory)
+        try vm.createPlatformDevices()
+        vcpu = try vm.createVCPU(id: 0)
+        guard configure else { return }
+        let template = CPUTemplate.defaultTemplate(isPVM: KVMSystem.isPVM)
+        try vcpu.setCPUID(template.apply(to: try system.supportedCPUID(), apicID: 0, cpuCount: 1))
+        try vcpu.setMSRs(BootMSRs.values(supported: try system.msrIndexList()))
+        try vcpu.resetFPU()
+        try vcpu.configureLocalAPICLines()
+        let code = Segment(base: 0, limit: 0xfffff, selector: 0x10, type: 11, present: true, dpl: 0, db: false, s: true, l: true, g: true)
+        let data = Segment(base: 0, limit: 0xfffff, selector: 0x18, type: 3, present: true, dpl: 0, db: true, s: true, l: false, g: true)
+        let task = Segment(base: 0, limit: 0x67, selector: 0x20, type: 11, present: true, dpl: 0, db: false, s: false, l: false, g: false)
+        try vcpu.setEntryState(EntryState(code: code, data: data, task: task, gdtBase: 0x500, gdtLimit: 0x27,
+                                          idtBase: 0x600, idtLimit: 0xfff, cr0: 0x8005_0033, cr3: 0x9000,
+                                          cr4: 0x20, efer: 0x500))
+        var registers = Registers()
+        registers.rax = 0x1111_2222_3333_4444
+        registers.r15 = 0xdead_beef
+        registers.rsi = 0x7000
+        registers.rsp = 0x8000
+        registers.rip = 0x10_0000
+        registers.rflags = 0x202
+        try vcpu.setRegisters(registers)
+        // Values no reset state has, to see them come back.
+        try vcpu.setMSRs([(0xC000_0082, 0xffff_ffff_8100_0000), (0xC000_0102, 0xffff_8880_1234_0000)]
+            .filter { msr in (try? system.msrIndexList().contains(msr.0)) ?? false })
+    }
+}
+
+@Suite(.serialized) struct VCPUSnapshotTests {
+    /// MSRs whose value moves on its own between two reads.
+    static let clocks: Set<UInt32> = [0x10 /* TSC */, 0x3B /* TSC_ADJUST */]
+
+    @Test(.enabled(if: TestMachine.hasKVM, "/dev/kvm is absent"))
+    func aVCPUComesBackAsItWasSaved() throws {
+        let source = try TestMachine(configure: true)
+        let msrs = source.vcpu.readableMSRs(of: try source.system.msrIndexList())
+        #expect(msrs.contains(0xC000_0082), "LSTAR should be saveable")
+        let saved = try source.vcpu.captureState(msrIndices: msrs, xsaveSize: source.system.xsaveSize)
+        #expect(saved.registers?.rax == 0x1111_2222_3333_4444)
+        #expect(saved.registers?.rip == 0x10_0000)
+        #expect(saved.controlState?.efer == 0x500 || saved.controlState?.efer == 0x500 | 0x400)
+        #expect(saved.msrs.first { $0.index == 0xC000_0082 }?.value == 0xffff_ffff_8100_0000)
+        #expect(!saved.cpuid.isEmpty)
+
+        let target = try TestMachine(configure: false)
+        try target.vcpu.restoreState(saved)
+        let restored = try target.vcpu.captureState(msrIndices: msrs, xsaveSize: target.system.xsaveSize)
+        #expect(restored.cpuid == saved.cpuid)
+        #expect(restored.mpState == saved.mpState)
+        #expect(restored.regs == saved.regs)
+        #expect(restored.sregs == saved.sregs)
+        #expect(restored.xsave == saved.xsave)
+        #expect(restored.xcrs == saved.xcrs)
+        #expect(restored.debugRegs == saved.debugRegs)
+        #expect(restored.lapic == saved.lapic)
+        #expect(restored.events == saved.events)
+        #expect(restored.tscKHz == saved.tscKHz)
+        let steady = { (s: KVMVCPUSnapshot) in s.msrs.filter { !Self.clocks.contains($0.index) } }
+        for (a, b) in zip(steady(restored), steady(saved)) where a != b {
+            Issue.record("MSR 0x\(String(a.index, radix: 16)): restored 0x\(String(a.value, radix: 16)), saved 0x\(String(b.value, radix: 16))")
+        }
+        #expect(steady(restored).count == steady(saved).count)
+    }
+
+    @Test(.enabled(if: TestMachine.hasKVM, "/dev/kvm is absent"))
+    func aPartialMSRWriteIsAnError() throws {
+        let machine = try TestMachine(configure: true)
+        // 0xC001_FFFF is no MSR on any x86.
+        #expect(throws: KVMError.self) { try machine.vcpu.setMSRs([(0xC000_0082, 0), (0xC001_FFFF, 1)]) }
+        #expect(throws: KVMError.self) { try machine.vcpu.readMSRs([0xC000_0082, 0xC001_FFFF]) }
+    }
+
+    @Test(.enabled(if: TestMachine.hasKVM, "/dev/kvm is absent"))
+    func savedStateOfTheWrongShapeIsRefused() throws {
+        let machine = try TestMachine(configure: true)
+        var saved = try machine.vcpu.captureState(msrIndices: [], xsaveSize: machine.system.xsaveSize)
+        saved.lapic.removeLast()
+        let target = try TestMachine(configure: false)
+        #expect(throws: KVMError.self) { try target.vcpu.restoreState(saved) }
+    }
+}
