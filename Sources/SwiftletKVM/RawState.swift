@@ -13,4 +13,17 @@ enum RawState {
         }
         return bytes.withUnsafeBytes { $0.loadUnaligned(as: T.self) }
     }
+
+    /// The same for C structures with a union inside (kvm_irqchip), which Swift does not
+    /// infer BitwiseCopyable for: they are plain bytes all the same, with no references.
+    static func bytes<T>(ofPlain value: T) -> [UInt8] {
+        withUnsafeBytes(of: value) { Array($0) }
+    }
+
+    static func fill<T>(_ value: inout T, from bytes: [UInt8], what: String) throws(KVMError) {
+        guard bytes.count == MemoryLayout<T>.size else {
+            throw .invalidState(what: what, detail: "\(bytes.count) bytes where KVM's structure has \(MemoryLayout<T>.size)")
+        }
+        withUnsafeMutableBytes(of: &value) { $0.copyBytes(from: bytes) }
+    }
 }
