@@ -13,10 +13,17 @@ extension VirtualCPU {
     /// - Parameters:
     ///   - msrIndices: the MSRs to save, from `readableMSRs(of:)`.
     ///   - xsaveSize: `KVMSystem.xsaveSize`.
-    public func captureState(msrIndices: [UInt32], xsaveSize: Int) throws(KVMError) -> KVMVCPUSnapshot {
+    ///   - cpuid: the CPUID this vCPU was given (KVM_SET_CPUID2), which is what the guest
+    ///     sees and what a restore must give it again; nil reads KVM_GET_CPUID2 instead.
+    ///     On a real KVM the two agree (KVM recomputes the bits that follow the guest's
+    ///     registers on restore). On PVM they do not: measured here, KVM_GET_CPUID2 answers
+    ///     with the hardware's bits (POPCNT, XSAVE, AVX2, ...), beyond both what was set
+    ///     and what KVM_GET_SUPPORTED_CPUID lists, so a host check against it always fails.
+    public func captureState(msrIndices: [UInt32], xsaveSize: Int, cpuid configured: [CPUIDEntry]? = nil) throws(KVMError) -> KVMVCPUSnapshot {
         var mp = kvm_mp_state()
         try fd.ioctl(CKVM_GET_MP_STATE, &mp, "read vCPU \(id)'s MP state")
-        let cpuid = try currentCPUID()
+        let cpuid: [CPUIDEntry]
+        if let configured { cpuid = configured } else { cpuid = try currentCPUID() }
         var regs = kvm_regs()
         try fd.ioctl(CKVM_GET_REGS, &regs, "read vCPU \(id)'s registers")
         var sregs = kvm_sregs()
