@@ -23,6 +23,8 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
     case missingSection(tag: UInt32)
     /// The host cannot give the guest what it had when the snapshot was taken.
     case incompatibleHost(String)
+    /// The memory file cannot become guest RAM (missing, or not the size the state says).
+    case memoryFile(String)
     /// Reading or writing a snapshot file failed.
     case io(path: String, operation: String, errno: Int32)
 
@@ -46,6 +48,8 @@ public enum SnapshotError: Error, Equatable, CustomStringConvertible {
             return "snapshot lacks its \(SectionTag.name(tag)) section"
         case .incompatibleHost(let detail):
             return "this host cannot restore the snapshot: \(detail)"
+        case .memoryFile(let detail):
+            return "snapshot memory: \(detail)"
         case .io(let path, let operation, let errno):
             return "cannot \(operation) \(path): \(String(cString: strerror(errno)))"
         }
