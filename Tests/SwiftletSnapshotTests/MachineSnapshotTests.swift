@@ -1,0 +1,42 @@
+import Foundation
+import SwiftletKVM
+import Testing
+@testable import SwiftletSnapshot
+
+@Suite struct MachineSnapshotTests {
+    func vcpu(_ marker: UInt8) -> KVMVCPUSnapshot {
+        KVMVCPUSnapshot(cpuid: [CPUIDEntry(function: 1, ebx: UInt32(marker) << 24)], mpState: 0,
+                        regs: [marker], sregs: [], xsave: [], xcrs: [], debugRegs: [], lapic: [], msrs: [],
+                        events: [], tscKHz: 0)
+    }
+
+    var machine: MachineSnapshot {
+        MachineSnapshot(
+            host: HostRequirements(template: "host", cpuid: [vcpu(0).cpuid, vcpu(1).cpuid]),
+            memory: GuestRAMLayout(ranges: [.init(start: 0, size: 1 << 20)]),
+            vm: KVMVMSnapshot(picMaster: [1], picSlave: [2], ioapic: [3], pit: [4], clock: 5, clockFlags: 0, realtime: 6),
+            vcpus: [vcpu(0), vcpu(1)],
+            devices: [SnapshotSection(.device, payload: [7, 7])])
+    }
+
+    @Test func roundTripsThroughAFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-machine-\(UUID().uuidString)").path
+        defer { unlink(path) }
+        try machine.write(to: path)
+        #expect(try MachineSnapshot.read(path) == machine)
+    }
+
+    @Test func refusesHalfAMachine() throws {
+        let sections = machine.sections
+        let device = try #require(sections.last)
+        #expect(throws: SnapshotError.missingSection(tag: SectionTag.vm.rawValue)) {
+            try MachineSnapshot(sections.filter { $0.tag != .vm })
+        }
+        // vCPU 1's section alone (a VCPU payload starts with the vCPU's number): vCPU 0 is missing.
+        #expect(throws: SnapshotError.self) { try MachineSnapshot(sections.filter { $0.payload.first != 0 || $0.tag != .vcpu }) }
+        #expect(throws: SnapshotError.malformedSection(tag: SectionTag.host.rawValue, detail: "it appears 2 times")) {
+            try MachineSnapshot(sections + [sections[0]])
+        }
+        #expect(throws: SnapshotError.self) { try MachineSnapshot(Array(sections.dropLast(2)) + [device]) }
+    }
+}
