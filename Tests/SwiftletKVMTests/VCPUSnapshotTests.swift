@@ -99,3 +99,55 @@ struct TestMachine {
         #expect(throws: KVMError.self) { try target.vcpu.restoreState(saved) }
     }
 }
+
+/// A vCPU that has run, saved between two port writes and restored into a new VM with a
+/// copy of its RAM, goes on with the second write: the state is whole enough to continue.
+@Suite(.serialized) struct RunningVCPUSnapshotTests {
+    /// 64-bit code at 1 MiB: mov eax, 0x1234; out 0x80, al; inc eax; out 0x81, al; jmp $.
+    static let code: [UInt8] = [0xB8, 0x34, 0x12, 0x00, 0x00, 0xE6, 0x80, 0xFF, 0xC0, 0xE6, 0x81, 0xEB, 0xFE]
+
+    /// Identity-maps the first 2 MiB with one large page (PML4 0x9000, PDPT 0xA000, PD
+    /// 0xB000), lays out the GDT TestMachine's segments name, and places the code.
+    static func load(_ machine: TestMachine) throws {
+        let memory = machine.memory
+        try memory.write(UInt64(0xA003), at: GuestAddress(0x9000))
+        try memory.write(UInt64(0xB003), at: GuestAddress(0xA000))
+        try memory.write(UInt64(0x83), at: GuestAddress(0xB000))
+        try memory.write(UInt64(0x00AF_9B00_0000_FFFF), at: GuestAddress(0x510))
+        try memory.write(UInt64(0x00CF_9300_0000_FFFF), at: GuestAddress(0x518))
+        try memory.write(UInt64(0x0000_8B00_0000_0067), at: GuestAddress(0x520))
+        try memory.write(bytes: code, at: GuestAddress(0x10_0000))
+    }
+
+    /// Runs until a port write, skipping the interruptions a signal may cause.
+    static func nextPortWrite(_ vcpu: VirtualCPU) throws -> (port: UInt16, value: UInt64)? {
+        for _ in 0..<100 {
+            switch try vcpu.runOnce() {
+            case .interrupted: continue
+            case .portOut(let port, let size, _): return (port, vcpu.portOutValue(at: 0, size: size))
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    @Test(.enabled(if: TestMachine.hasKVM, "/dev/kvm is absent"))
+    func aRestoredVCPUContinuesWhereItStopped() throws {
+        let source = try TestMachine(configure: true)
+        try Self.load(source)
+        let first = try #require(try Self.nextPortWrite(source.vcpu))
+        #expect(first.port == 0x80 && first.value == 0x34)
+        let msrs = source.vcpu.readableMSRs(of: try source.system.msrIndexList())
+        let saved = try source.vcpu.captureState(msrIndices: msrs, xsaveSize: source.system.xsaveSize)
+        let savedVM = try source.vm.captureState()
+        #expect(saved.registers?.rip == 0x10_0007)
+
+        let target = try TestMachine(configure: false)
+        let ram = try source.memory.readBytes(at: GuestAddress(0), count: 2 << 20)
+        try target.memory.write(bytes: ram, at: GuestAddress(0))
+        try target.vm.restoreState(savedVM)
+        try target.vcpu.restoreState(saved)
+        let second = try #require(try Self.nextPortWrite(target.vcpu))
+        #expect(second.port == 0x81 && second.value == 0x35)
+    }
+}
