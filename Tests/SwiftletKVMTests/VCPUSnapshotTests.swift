@@ -100,11 +100,12 @@ struct TestMachine {
     }
 }
 
-/// A vCPU that has run, saved between two port writes and restored into a new VM with a
-/// copy of its RAM, goes on with the second write: the state is whole enough to continue.
+/// A vCPU that has run, saved after a port read and restored into a new VM with a copy of
+/// its RAM, goes on to write what it read: the state is whole enough to continue, and the
+/// read's value survives because `completePendingIO` ran before the capture.
 @Suite(.serialized) struct RunningVCPUSnapshotTests {
-    /// 64-bit code at 1 MiB: mov eax, 0x1234; out 0x80, al; inc eax; out 0x81, al; jmp $.
-    static let code: [UInt8] = [0xB8, 0x34, 0x12, 0x00, 0x00, 0xE6, 0x80, 0xFF, 0xC0, 0xE6, 0x81, 0xEB, 0xFE]
+    /// 64-bit code at 1 MiB: mov eax, 0x1234; out 0x80, al; in al, 0x60; out 0x81, al; jmp $.
+    static let code: [UInt8] = [0xB8, 0x34, 0x12, 0x00, 0x00, 0xE6, 0x80, 0xE4, 0x60, 0xE6, 0x81, 0xEB, 0xFE]
 
     /// Identity-maps the first 2 MiB with one large page (PML4 0x9000, PDPT 0xA000, PD
     /// 0xB000), lays out the GDT TestMachine's segments name, and places the code.
@@ -119,12 +120,14 @@ struct TestMachine {
         try memory.write(bytes: code, at: GuestAddress(0x10_0000))
     }
 
-    /// Runs until a port write, skipping the interruptions a signal may cause.
-    static func nextPortWrite(_ vcpu: VirtualCPU) throws -> (port: UInt16, value: UInt64)? {
+    /// Runs until a port access, skipping the interruptions a signal may cause; a write
+    /// gives its value.
+    static func nextPortAccess(_ vcpu: VirtualCPU) throws -> (port: UInt16, value: UInt64?)? {
         for _ in 0..<100 {
             switch try vcpu.runOnce() {
             case .interrupted: continue
             case .portOut(let port, let size, _): return (port, vcpu.portOutValue(at: 0, size: size))
+            case .portIn(let port, _, _): return (port, nil)
             default: return nil
             }
         }
@@ -135,19 +138,24 @@ struct TestMachine {
     func aRestoredVCPUContinuesWhereItStopped() throws {
         let source = try TestMachine(configure: true)
         try Self.load(source)
-        let first = try #require(try Self.nextPortWrite(source.vcpu))
+        let first = try #require(try Self.nextPortAccess(source.vcpu))
         #expect(first.port == 0x80 && first.value == 0x34)
+        let read = try #require(try Self.nextPortAccess(source.vcpu))
+        #expect(read.port == 0x60 && read.value == nil)
+        source.vcpu.completePortIn(at: 0, size: 1, value: 0x77)
+        try source.vcpu.completePendingIO()
         let msrs = source.vcpu.readableMSRs(of: try source.system.msrIndexList())
         let saved = try source.vcpu.captureState(msrIndices: msrs, xsaveSize: source.system.xsaveSize)
         let savedVM = try source.vm.captureState()
-        #expect(saved.registers?.rip == 0x10_0007)
+        #expect(saved.registers?.rip == 0x10_0009)
+        #expect(saved.registers.map { $0.rax & 0xFF } == 0x77)
 
         let target = try TestMachine(configure: false)
         let ram = try source.memory.readBytes(at: GuestAddress(0), count: 2 << 20)
         try target.memory.write(bytes: ram, at: GuestAddress(0))
         try target.vm.restoreState(savedVM)
         try target.vcpu.restoreState(saved)
-        let second = try #require(try Self.nextPortWrite(target.vcpu))
-        #expect(second.port == 0x81 && second.value == 0x35)
+        let second = try #require(try Self.nextPortAccess(target.vcpu))
+        #expect(second.port == 0x81 && second.value == 0x77)
     }
 }
