@@ -159,3 +159,32 @@ struct TestMachine {
         #expect(second.port == 0x81 && second.value == 0x77)
     }
 }
+
+/// The second vCPU of a two-vCPU VM waits for INIT/SIPI; saved and restored, it still waits,
+/// with its own APIC ID.
+@Suite(.serialized) struct ApplicationProcessorSnapshotTests {
+    @Test(.enabled(if: TestMachine.hasKVM, "/dev/kvm is absent"))
+    func aWaitingAPStaysWaiting() throws {
+        let source = try TestMachine(configure: true)
+        let template = CPUTemplate.defaultTemplate(isPVM: KVMSystem.isPVM)
+        let cpuid = template.apply(to: try source.system.supportedCPUID(), apicID: 1, cpuCount: 2)
+        let ap = try source.vm.createVCPU(id: 1)
+        try ap.setCPUID(cpuid)
+        try ap.configureLocalAPICLines()
+        let msrs = ap.readableMSRs(of: try source.system.msrIndexList())
+        let saved = try ap.captureState(msrIndices: msrs, xsaveSize: source.system.xsaveSize, cpuid: cpuid)
+        let bsp = try source.vcpu.captureState(msrIndices: msrs, xsaveSize: source.system.xsaveSize)
+        #expect(saved.mpState != KVMVCPUSnapshot.runnable, "an AP starts waiting for INIT/SIPI")
+        // The LAPIC ID register (offset 0x20) holds the APIC ID in its top byte.
+        #expect(saved.lapic[0x23] == 1 && bsp.lapic[0x23] == 0)
+
+        let target = try TestMachine(configure: false)
+        let targetAP = try target.vm.createVCPU(id: 1)
+        try target.vcpu.restoreState(bsp)
+        try targetAP.restoreState(saved)
+        let restored = try targetAP.captureState(msrIndices: msrs, xsaveSize: target.system.xsaveSize, cpuid: cpuid)
+        #expect(restored.mpState == saved.mpState)
+        #expect(restored.lapic == saved.lapic)
+        #expect(restored.regs == saved.regs && restored.sregs == saved.sregs)
+    }
+}
