@@ -15,10 +15,30 @@ public enum MemoryFile {
     /// `sparse` skips pages that are all zero, leaving holes the file system reads back
     /// as zeros: a guest that used little of its RAM costs little disk. Whole writes
     /// every byte. Both end with fsync, so a snapshot that says it is saved is.
+    ///
+    /// The bytes go to a new file renamed over `path` at the end, never into the file at
+    /// `path`: that file may be the one this very VM was restored from, still mapped as its
+    /// RAM, and truncating it would turn every page the guest has not yet touched into
+    /// SIGBUS. The rename leaves the old file alive for as long as it is mapped.
     public static func write(_ memory: GuestMemory, to path: String, sparse: Bool = true) throws(SnapshotError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io(path: path, operation: "create", errno: errno) }
-        defer { close(fd) }
+        let temporary = path + ".partial"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io(path: temporary, operation: "create", errno: errno) }
+        do throws(SnapshotError) {
+            defer { close(fd) }
+            try writeRegions(memory, fd, sparse: sparse, path: temporary)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw .io(path: path, operation: "rename \(temporary) to", errno: error)
+        }
+    }
+
+    private static func writeRegions(_ memory: GuestMemory, _ fd: Int32, sparse: Bool, path: String) throws(SnapshotError) {
         guard ftruncate(fd, off_t(memory.size)) == 0 else { throw .io(path: path, operation: "size", errno: errno) }
         do {
             try memory.forEachRegionInFileOrder { _, fileOffset, bytes in

@@ -72,3 +72,22 @@ import Testing
         #expect(throws: SnapshotError.self) { try MemoryFile.map(path, layout: bigger) }
     }
 }
+
+extension MemoryFileTests {
+    /// A VM restored from a memory file and saved again to the same path keeps running on
+    /// the old file: its untouched pages still read (no SIGBUS), and the new file holds
+    /// what the VM has now.
+    @Test func savingOverTheFileARestoredVMRunsOnIsSafe() throws {
+        let path = temporaryPath()
+        defer { unlink(path) }
+        try MemoryFile.write(try guestRAM(), to: path)
+        let restored = try MemoryFile.map(path, layout: GuestRAMLayout(try GuestMemory(ranges: ranges)))
+        try restored.write(bytes: Array("changed".utf8), at: GuestAddress(0))
+        try MemoryFile.write(restored, to: path)
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+        #expect(try restored.read(UInt8.self, at: GuestAddress(0x3000)) == 0x5A)
+        let again = try MemoryFile.map(path, layout: GuestRAMLayout(restored))
+        #expect(try again.readBytes(at: GuestAddress(0), count: 7) == Array("changed".utf8))
+        #expect(try again.read(UInt64.self, at: GuestAddress(0x0F_FFF8)) == 0x1122_3344_5566_7788)
+    }
+}
