@@ -39,4 +39,25 @@ import Testing
         }
         #expect(throws: SnapshotError.self) { try MachineSnapshot(Array(sections.dropLast(2)) + [device]) }
     }
+
+    /// Past the CRC, the section decoders see what a writer with a bug (or a forger who
+    /// fixed the CRC) wrote: every payload cut short is refused, and every flipped byte
+    /// is refused or decodes to some value, never a crash or a read past the payload.
+    @Test func sectionDecodersSurviveDamagedPayloads() throws {
+        let sections = machine.sections
+        for (i, section) in sections.enumerated() where section.tag != .device {
+            for length in 0..<section.payload.count {
+                var damaged = sections
+                damaged[i].payload = Array(section.payload.prefix(length))
+                #expect(throws: SnapshotError.self, "\(section.tag) cut to \(length)") { try MachineSnapshot(damaged) }
+            }
+            for offset in section.payload.indices {
+                for bit in [0, 7] {
+                    var damaged = sections
+                    damaged[i].payload[offset] ^= 1 << bit
+                    _ = try? MachineSnapshot(damaged)
+                }
+            }
+        }
+    }
 }
