@@ -106,7 +106,14 @@ extension VirtualCPU {
     func setTSCFrequency(kHz: UInt32) throws(KVMError) {
         let current = try? fd.ioctl(CKVM_GET_TSC_KHZ, value: 0, "read vCPU \(id)'s TSC frequency")
         if let current, UInt32(current) == kHz { return }
-        try fd.ioctl(CKVM_SET_TSC_KHZ, value: UInt(kHz), "set vCPU \(id)'s TSC to \(kHz) kHz")
+        do {
+            try fd.ioctl(CKVM_SET_TSC_KHZ, value: UInt(kHz), "set vCPU \(id)'s TSC to \(kHz) kHz")
+        } catch .ioctlFailed(_, let error) {
+            // Without TSC scaling KVM takes only rates above the host's (it then lets the
+            // guest's TSC catch up on each entry); measured on PVM: EINVAL below.
+            let host = current.map { "\($0) kHz" } ?? "unknown"
+            throw .invalidState(what: "TSC frequency", detail: "the guest's TSC ran at \(kHz) kHz, this host's is \(host) and KVM cannot scale it (\(KVMError.text(error)))")
+        }
     }
 
     func readXSAVE(size: Int) throws(KVMError) -> [UInt8] {

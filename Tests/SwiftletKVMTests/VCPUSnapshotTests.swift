@@ -188,3 +188,24 @@ struct TestMachine {
         #expect(restored.regs == saved.regs && restored.sregs == saved.sregs)
     }
 }
+
+@Suite(.serialized) struct TSCFrequencySnapshotTests {
+    /// A snapshot from a host with a slower TSC: KVM either scales to the saved rate or the
+    /// restore fails with a line about the TSC (without scaling, as on PVM), never runs the
+    /// guest's clock at the wrong rate silently.
+    @Test(.enabled(if: TestMachine.hasKVM, "/dev/kvm is absent"))
+    func aTSCRateTheHostCannotGiveFailsTheRestore() throws {
+        let source = try TestMachine(configure: true)
+        var saved = try source.vcpu.captureState(msrIndices: [], xsaveSize: source.system.xsaveSize)
+        try #require(saved.tscKHz > 200_000)
+        saved.tscKHz -= 100_000
+        let target = try TestMachine(configure: false)
+        do {
+            try target.vcpu.restoreState(saved)
+            let restored = try target.vcpu.captureState(msrIndices: [], xsaveSize: target.system.xsaveSize)
+            #expect(restored.tscKHz == saved.tscKHz)
+        } catch {
+            #expect(error.description.contains("TSC"))
+        }
+    }
+}
