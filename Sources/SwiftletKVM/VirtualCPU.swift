@@ -99,6 +99,25 @@ public final class VirtualCPU: @unchecked Sendable {
         }
     }
 
+    /// Finishes the exit the vCPU last returned with, without running a further guest
+    /// instruction: KVM completes a port IN or MMIO read (the value handed to
+    /// `completePortIn`/`completeMMIORead`) only on the next KVM_RUN, and keeps that
+    /// pending step nowhere a snapshot could read it (KVM API, "KVM_RUN"). Entering with
+    /// immediate_exit set completes it and returns EINTR. Call it on a paused vCPU before
+    /// `captureState`, on the thread that runs the vCPU.
+    public func completePendingIO() throws(KVMError) {
+        state.pointee.immediate_exit = 1
+        defer { state.pointee.immediate_exit = 0 }
+        while true {
+            if ckvm_ioctl_value(fd.raw, CKVM_RUN, 0) >= 0 {
+                throw .invalidState(what: "vCPU \(id)", detail: "it exited (reason \(state.pointee.exit_reason)) while finishing its last exit")
+            }
+            let error = errno
+            if error == EINTR || error == EAGAIN { return }
+            throw .ioctlFailed(what: "finish vCPU \(id)'s last exit", errno: error)
+        }
+    }
+
     /// Makes the next KVM_RUN return at once (the caller then signals the thread so that
     /// a run in progress returns too). Safe from any thread.
     public func requestExit() {
