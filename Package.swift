@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "SwiftletACPI"),
         .target(name: "SwiftletDevices", dependencies: ["SwiftletMemory"]),
         .target(name: "SwiftletKVM", dependencies: ["CKVM", "SwiftletMemory", "SwiftletHost"]),
+        // The snapshot state file (versioned sections, CRC) and the guest-memory file.
+        .target(name: "SwiftletSnapshot", dependencies: ["SwiftletKVM", "SwiftletMemory", "CZlib"]),
         .target(
             name: "SwiftletMachine",
             dependencies: [
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "SwiftletACPITests", dependencies: ["SwiftletACPI"]),
         .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
+        .testTarget(name: "SwiftletSnapshotTests", dependencies: ["SwiftletSnapshot", "SwiftletKVM", "SwiftletMemory"]),
         .testTarget(name: "SwiftletHostTests", dependencies: ["SwiftletHost"]),
         .testTarget(name: "SwiftletAPITests", dependencies: ["SwiftletAPI", "SwiftletMachine"]),
         // The VM's logic (exit dispatch, pausing, lifecycle rules) with fake vCPUs: no /dev/kvm.
