@@ -54,20 +54,17 @@ import Testing
         try Curl.request(socket, method, path, body)
     }
 
-    func prerequisites(_ test: String, needsKVM: Bool) -> Bool {
+    func prerequisites(_ test: String, needsKVM: Bool) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.curl) else {
-            TestEnvironment.skipped(test, because: "curl is absent (\(Self.curl))")
-            return false
+            try TestEnvironment.skipped(test, because: "curl is absent (\(Self.curl))")
         }
         if needsKVM && !TestEnvironment.hasKVM {
-            TestEnvironment.skipped(test, because: "/dev/kvm is absent")
-            return false
+            try TestEnvironment.skipped(test, because: "/dev/kvm is absent")
         }
-        return true
     }
 
     @Test func configureStartPauseResumeAndPowerOff() throws {
-        guard prerequisites("API lifecycle", needsKVM: true) else { return }
+        try prerequisites("API lifecycle", needsKVM: true)
         let directory = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("api.sock").path
@@ -105,7 +102,7 @@ import Testing
     }
 
     @Test func theSameVMFromAConfigFileWithoutTheAPI() throws {
-        guard prerequisites("API config file", needsKVM: true) else { return }
+        try prerequisites("API config file", needsKVM: true)
         let directory = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("vm.json")
@@ -119,7 +116,7 @@ import Testing
     }
 
     @Test func aSecondSwiftletAndAVanishingClientLeaveTheServerServing() throws {
-        guard prerequisites("API socket", needsKVM: false) else { return }
+        try prerequisites("API socket", needsKVM: false)
         let directory = try TestEnvironment.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("api.sock").path

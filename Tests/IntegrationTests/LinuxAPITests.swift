@@ -9,12 +9,10 @@ import Testing
 @Suite struct LinuxAPITests {
     @Test func linuxOverTheAPIGetsALeaseAndRestartsOnCtrlAltDel() throws {
         if let reason = NetworkNamespace.unusableReason {
-            TestEnvironment.skipped("Linux over the API", because: reason)
-            return
+            try TestEnvironment.skipped("Linux over the API", because: reason)
         }
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("Linux over the API", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("Linux over the API", because: "/dev/kvm is absent")
         }
         guard let kernel = TestEnvironment.testBzImage ?? TestEnvironment.testVmlinux else {
             Issue.record("test kernel missing; run scripts/images test-kernel (scripts/test does)")
