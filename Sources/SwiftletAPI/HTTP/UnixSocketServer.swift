@@ -166,7 +166,8 @@ public final class UnixSocketServer: @unchecked Sendable {
             if connections.count >= maximumConnections {
                 // One best-effort line so the client knows why, rather than a silent hang-up.
                 let refusal = HTTPResponse.fault(503, "too many API connections (at most \(maximumConnections))", closesConnection: true)
-                _ = send(fd, refusal.serialized(keepAlive: false), refusal.serialized(keepAlive: false).count, Int32(MSG_NOSIGNAL))
+                    .serialized(keepAlive: false)
+                _ = send(fd, refusal, refusal.count, Int32(MSG_NOSIGNAL))
                 close(fd)
                 continue
             }
