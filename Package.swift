@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Swiftlet: a small virtual machine monitor for Linux/x86_64 on KVM.
 //
-// The dependency arrows point one way: swiftlet → SwiftletMachine → {SwiftletKVM,
+// The dependency arrows point one way: swiftlet → SwiftletAPI → SwiftletMachine → {SwiftletKVM,
 // SwiftletDevices, SwiftletBoot, SwiftletACPI} → SwiftletMemory; SwiftletKVM → SwiftletHost, and only SwiftletKVM
 // sees CKVM. Devices and the loader never touch an ioctl.
 import PackageDescription
@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "SwiftletACPI"),
         .target(name: "SwiftletDevices", dependencies: ["SwiftletMemory"]),
         .target(name: "SwiftletKVM", dependencies: ["CKVM", "SwiftletMemory", "SwiftletHost"]),
+        // The snapshot state file (versioned sections, CRC) and the guest-memory file.
+        .target(name: "SwiftletSnapshot", dependencies: ["SwiftletKVM", "SwiftletMemory", "CZlib"]),
         .target(
             name: "SwiftletMachine",
             dependencies: [
@@ -45,10 +47,15 @@ let package = Package(
                 "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Firecracker's REST API on a Unix socket, and its JSON configuration file: requests
+        // become a MachineConfig and calls on a VMController. Knows nothing of KVM or devices.
+        .target(
+            name: "SwiftletAPI",
+            dependencies: ["SwiftletMachine", "SwiftletHost", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "SwiftletMachine",
+                "SwiftletMachine", "SwiftletAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -67,7 +74,9 @@ let package = Package(
         .testTarget(name: "SwiftletACPITests", dependencies: ["SwiftletACPI"]),
         .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
+        .testTarget(name: "SwiftletSnapshotTests", dependencies: ["SwiftletSnapshot", "SwiftletKVM", "SwiftletMemory"]),
         .testTarget(name: "SwiftletHostTests", dependencies: ["SwiftletHost"]),
+        .testTarget(name: "SwiftletAPITests", dependencies: ["SwiftletAPI", "SwiftletMachine"]),
         // The VM's logic (exit dispatch, pausing, lifecycle rules) with fake vCPUs: no /dev/kvm;
         // and the machine's host side of vsock on real Unix sockets.
         .testTarget(

@@ -14,6 +14,8 @@ public enum KVMError: Error, CustomStringConvertible, Equatable {
     case ioctlFailed(what: String, errno: Int32)
     /// KVM accepted only part of a list (MSRs, for instance).
     case partial(what: String, detail: String)
+    /// Saved state handed back to KVM does not have the shape KVM's structures need.
+    case invalidState(what: String, detail: String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum KVMError: Error, CustomStringConvertible, Equatable {
             return "KVM could not \(what): \(KVMError.text(errno))"
         case .partial(let what, let detail):
             return "KVM refused to \(what): \(detail)"
+        case .invalidState(let what, let detail):
+            return "saved \(what) is not usable: \(detail)"
         }
     }
 

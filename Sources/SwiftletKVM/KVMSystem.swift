@@ -98,3 +98,11 @@ public final class KVMSystem: Sendable {
         return (0..<count).map { indices.load(fromByteOffset: $0 * 4, as: UInt32.self) }
     }
 }
+
+extension KVMSystem {
+    /// Bytes of a vCPU's XSAVE state: KVM_CAP_XSAVE2's answer where the host has more
+    /// state than the legacy 4 KiB kvm_xsave holds (AMX), else 4 KiB.
+    public var xsaveSize: Int {
+        max(Int(extensionValue(UInt(KVM_CAP_XSAVE2))), MemoryLayout<kvm_xsave>.size)
+    }
+}

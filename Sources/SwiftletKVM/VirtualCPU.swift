@@ -32,7 +32,7 @@ public final class VirtualCPU: @unchecked Sendable {
             // EINTR: a signal came for us (see requestExit); EAGAIN: an AP waiting for SIPI
             // was poked. Both mean "look around and run again".
             if error == EINTR || error == EAGAIN {
-                state.pointee.immediate_exit = 0
+                ckvm_set_immediate_exit(state, 0)
                 return .interrupted
             }
             throw .ioctlFailed(what: "run vCPU \(id)", errno: error)
@@ -99,10 +99,29 @@ public final class VirtualCPU: @unchecked Sendable {
         }
     }
 
+    /// Finishes the exit the vCPU last returned with, without running a further guest
+    /// instruction: KVM completes a port IN or MMIO read (the value handed to
+    /// `completePortIn`/`completeMMIORead`) only on the next KVM_RUN, and keeps that
+    /// pending step nowhere a snapshot could read it (KVM API, "KVM_RUN"). Entering with
+    /// immediate_exit set completes it and returns EINTR. Call it on a paused vCPU before
+    /// `captureState`, on the thread that runs the vCPU.
+    public func completePendingIO() throws(KVMError) {
+        state.pointee.immediate_exit = 1
+        defer { state.pointee.immediate_exit = 0 }
+        while true {
+            if ckvm_ioctl_value(fd.raw, CKVM_RUN, 0) >= 0 {
+                throw .invalidState(what: "vCPU \(id)", detail: "it exited (reason \(state.pointee.exit_reason)) while finishing its last exit")
+            }
+            let error = errno
+            if error == EINTR || error == EAGAIN { return }
+            throw .ioctlFailed(what: "finish vCPU \(id)'s last exit", errno: error)
+        }
+    }
+
     /// Makes the next KVM_RUN return at once (the caller then signals the thread so that
     /// a run in progress returns too). Safe from any thread.
     public func requestExit() {
-        // A plain byte store that KVM reads on entry; the signal that follows is a full barrier.
-        state.pointee.immediate_exit = 1
+        // An atomic byte store that KVM reads on entry; the signal that follows is a full barrier.
+        ckvm_set_immediate_exit(state, 1)
     }
 }

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// All of the guest's RAM: one anonymous host mapping split into guest-physical regions.
+/// All of the guest's RAM: one host mapping (anonymous, or a snapshot's memory file mapped
+/// privately) split into guest-physical regions.
 ///
 /// This is the only type in Swiftlet that holds a raw pointer into guest memory. Every
 /// access names a guest address and a length, and is checked against the regions before a
@@ -17,23 +18,59 @@ public final class GuestMemory: @unchecked Sendable {
     private let mappingSize: Int
     public let regions: [GuestRegion]
 
+    private init(base: UnsafeMutableRawPointer, mappingSize: Int, regions: [GuestRegion]) {
+        self.base = base
+        self.mappingSize = mappingSize
+        self.regions = regions
+    }
+
     /// Maps `ranges` (start, size) of guest-physical RAM, zero-filled, in one mapping.
     /// Ranges must be sorted, non-overlapping and page-aligned.
-    public init(ranges: [(start: UInt64, size: UInt64)]) throws(GuestMemoryError) {
+    public convenience init(ranges: [(start: UInt64, size: UInt64)]) throws(GuestMemoryError) {
+        let (regions, size) = Self.layout(ranges)
+        // MAP_NORESERVE: a guest that never touches its memory should not cost the host any.
+        let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw .mapFailed(size: UInt64(size), errno: errno)
+        }
+        self.init(base: mapped, mappingSize: size, regions: regions)
+    }
+
+    /// Maps `ranges` of guest-physical RAM from the memory file at `path`, privately: a
+    /// page is read from the file when the guest (or KVM for it) first touches it, and a
+    /// write copies the page, so the file never changes and several VMs can start from it
+    /// at once. The file holds the regions back to back in address order, as
+    /// `forEachRegionInFileOrder` lends them to a writer, and must be exactly that long:
+    /// a shorter file would turn the guest's touch of a page past its end into SIGBUS.
+    public convenience init(ranges: [(start: UInt64, size: UInt64)], mappingFile path: String) throws(GuestMemoryError) {
+        let (regions, size) = Self.layout(ranges)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .fileFailed(path: path, operation: "open", errno: errno) }
+        // The mapping holds its own reference to the file.
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .fileFailed(path: path, operation: "stat", errno: errno) }
+        guard status.st_size == size else {
+            throw .fileSizeMismatch(path: path, expected: UInt64(size), actual: UInt64(max(status.st_size, 0)))
+        }
+        // PROT_WRITE on a read-only descriptor is allowed for MAP_PRIVATE: writes go to
+        // private copies. MAP_NORESERVE as for anonymous RAM.
+        let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw .mapFailed(size: UInt64(size), errno: errno)
+        }
+        self.init(base: mapped, mappingSize: size, regions: regions)
+    }
+
+    /// Regions back to back in one mapping, in the order given.
+    private static func layout(_ ranges: [(start: UInt64, size: UInt64)]) -> ([GuestRegion], Int) {
         var regions: [GuestRegion] = []
         var offset = 0
         for range in ranges {
             regions.append(GuestRegion(start: GuestAddress(range.start), size: range.size, hostOffset: offset))
             offset += Int(range.size)
         }
-        // MAP_NORESERVE: a guest that never touches its memory should not cost the host any.
-        let mapped = mmap(nil, offset, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let mapped, mapped != MAP_FAILED else {
-            throw .mapFailed(size: UInt64(offset), errno: errno)
-        }
-        self.base = mapped
-        self.mappingSize = offset
-        self.regions = regions
+        return (regions, offset)
     }
 
     deinit { munmap(base, mappingSize) }
@@ -123,5 +160,17 @@ extension GuestMemory {
             buffers.append(try buffer(at: range.address, count: range.count))
         }
         return try body(buffers)
+    }
+}
+
+extension GuestMemory {
+    /// Lends each region's bytes with its offset in a memory file (regions back to back,
+    /// as `init(ranges:mappingFile:)` maps them), for writing guest RAM out. The vCPUs
+    /// must be paused; the buffers must not escape `body`.
+    public func forEachRegionInFileOrder(_ body: (_ region: GuestRegion, _ fileOffset: Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        for region in regions {
+            // Safe: the region lies inside the mapping by construction (see `layout`).
+            try body(region, region.hostOffset, UnsafeRawBufferPointer(start: base + region.hostOffset, count: Int(region.size)))
+        }
     }
 }

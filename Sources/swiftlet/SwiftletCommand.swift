@@ -22,6 +22,9 @@ struct SwiftletCommand: ParsableCommand {
             than --reset-limit times within --reset-window seconds ends with status 1.
 
             Environment: SWIFTLET_KVM_DEVICE names the KVM device (default /dev/kvm).
+
+            Firecracker's API: swiftlet --api-sock PATH, or --config-file F [--no-api]; \
+            any of Firecracker's options chooses that mode (swiftlet --api-sock x --help).
             """)
 
     @Flag(name: .long, help: "Trace setup, devices and unclaimed port accesses to stderr.")
@@ -114,6 +117,9 @@ struct SwiftletCommand: ParsableCommand {
 
     /// Parses `arguments`, runs the guest, and returns swiftlet's exit status.
     static func main(arguments: [String]) -> Int32 {
+        if APIFrontEnd.isChosen(by: arguments) {
+            return APIFrontEnd.main(arguments: arguments, makeController: makeVMController)
+        }
         let command: SwiftletCommand
         do {
             var parsed = try parseAsRoot(arguments)

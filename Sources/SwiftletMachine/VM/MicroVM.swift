@@ -33,10 +33,12 @@ public final class MicroVM: VMController, @unchecked Sendable {
     private let boot = Mutex<GuestBoot?>(nil)
     private let resources = Mutex<RunResources?>(nil)
     private let terminal = Terminal()
+    private let output: ConsoleOutput
 
     public init(frontEnd: VMFrontEnd = VMFrontEnd(), logger: Logger) {
         self.frontEnd = frontEnd
         self.logger = logger
+        output = ConsoleOutput(fd: frontEnd.consoleFD)
     }
 
     public var state: VMState { lifecycle.withLock { $0.state } }
@@ -55,7 +57,7 @@ public final class MicroVM: VMController, @unchecked Sendable {
                 // The supervisor takes the boot from `boot`: a capture here would keep the
                 // first boot's memory and descriptors alive for the whole run.
                 let supervisor = HostThread { [self] in supervise(resources) }
-                guard supervisor.start() else { throw VMError("cannot start a host thread") }
+                guard supervisor.startDetached() else { throw VMError("cannot start a host thread") }
                 lifecycle.withLock { $0.finishStart(succeeded: true) }
             } catch {
                 boot.withLock { $0 = nil }
@@ -108,7 +110,7 @@ public final class MicroVM: VMController, @unchecked Sendable {
         }
         return RunResources(
             config: config, kvm: kvm, host: host, devices: devices, control: control, gate: gate, console: console,
-            cmos: CMOSRTC(), consoleOutput: frontEnd.consoleOutput, logger: logger)
+            cmos: CMOSRTC(), consoleOutput: output.write, logger: logger)
     }
 
     private func build(_ resources: RunResources) throws(VMError) -> GuestBoot {
@@ -168,6 +170,10 @@ public final class MicroVM: VMController, @unchecked Sendable {
                 status = ExitStatus.killed(by: number)
             }
         }
+        // The guest's last lines reach stdout before we say we are done (but a stdout
+        // nobody reads cannot hold the process).
+        let dropped = output.flush(within: 2)
+        if dropped > 0 { logger.notice("the guest's console lost \(dropped) bytes: stdout did not keep up") }
         terminal.restore()
         lifecycle.withLock { $0.stopped() }
         exitStatus.open(with: status)
@@ -249,17 +255,17 @@ public final class MicroVM: VMController, @unchecked Sendable {
 
 /// What a front end chooses for the VM it drives.
 public struct VMFrontEnd: Sendable {
-    /// Where the guest's console bytes go (the 8250 and the virtio console alike).
-    public var consoleOutput: @Sendable ([UInt8]) -> Void
+    /// Where the guest's console bytes go (the 8250 and the virtio console alike),
+    /// through a bounded buffer so a stalled reader never stalls the guest.
+    public var consoleFD: Int32
     /// Whether our stdin feeds the guest's console.
     public var consoleInput: Bool
     /// A terminal on stdin goes raw while the guest runs (^C belongs to the guest, three
     /// within a second end swiftlet) and is put back on every way out.
     public var rawTerminal: Bool
 
-    public init(consoleOutput: @escaping @Sendable ([UInt8]) -> Void = StandardOutput.write,
-                consoleInput: Bool = true, rawTerminal: Bool = true) {
-        self.consoleOutput = consoleOutput
+    public init(consoleFD: Int32 = STDOUT_FILENO, consoleInput: Bool = true, rawTerminal: Bool = true) {
+        self.consoleFD = consoleFD
         self.consoleInput = consoleInput
         self.rawTerminal = rawTerminal
     }
