@@ -15,6 +15,7 @@ import SwiftletMachine
           "machine-config": {"vcpu_count": 2, "mem_size_mib": 96},
           "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap5"}],
           "entropy": {},
+          "vsock": {"guest_cid": 3, "uds_path": "\(scratch.directory)/v.sock"},
           "something-new": {"anything": 1}\(extra)
         }
         """
@@ -34,6 +35,7 @@ import SwiftletMachine
         #expect(config.disks.map(\.path) == [scratch.disk, scratch.otherDisk])
         #expect(config.networks == [MachineConfig.Network(attachment: .existingTap("tap5"))])
         #expect(config.rng)
+        #expect(config.vsock == MachineConfig.Vsock(guestCID: 3, udsPath: scratch.directory + "/v.sock"))
     }
 
     @Test(arguments: [
@@ -43,7 +45,7 @@ import SwiftletMachine
         (#"{"drives": [{"drive_id": "x", "path_on_host": "/nonexistent/x", "is_root_device": true}]}"#, "drives: path_on_host: cannot open /nonexistent/x"),
         (#"{"network-interfaces": [{"iface_id": "a", "host_dev_name": "t", "guest_mac": "nope"}]}"#, "not a MAC"),
         (#"{"boot-source": {"kernel_image_path": "/nonexistent/k"}}"#, "boot-source: kernel_image_path: cannot open"),
-        (#"{"vsock": {"guest_cid": 3, "uds_path": "/v"}}"#, "vsock: not supported"),
+        (#"{"vsock": {"guest_cid": 2, "uds_path": "/tmp/swiftlet-no-such-v.sock"}}"#, "vsock: guest_cid: guest CID 2 is out of range"),
         (#"[1, 2]"#, "expected a JSON object"),
         (#"{"boot-source": "#, "malformed JSON"),
     ])

@@ -35,6 +35,25 @@ import SwiftletMachine
         #expect(config.resetAction == .exit)
     }
 
+    @Test func vsockBecomesTheMachinesAndShowsInVMConfig() throws {
+        let scratch = Scratch()
+        defer { scratch.remove() }
+        let (api, controller) = configuredAPI(scratch)
+        let path = scratch.directory + "/v.sock"
+        // Firecracker's older clients name the device in the path and the body: both ignored.
+        let response = api.send("PUT", "/vsock/vsock0", #"{"vsock_id": "vsock0", "guest_cid": 52, "uds_path": "\#(path)"}"#)
+        #expect(response.status == 204, "\(response.faultMessage ?? "")")
+        guard case .object(let sections) = try JSONParser.parse(api.send("GET", "/vm/config").body),
+              case .object(let vsock)? = sections.first(where: { $0.key == "vsock" })?.value
+        else { Issue.record("no vsock in /vm/config"); return }
+        #expect(vsock.map(\.key) == ["guest_cid", "uds_path"])
+        #expect(vsock.first?.value == .integer(52))
+        start(api)
+        let config = try #require(controller.startedConfig)
+        #expect(config.vsock == MachineConfig.Vsock(guestCID: 52, udsPath: path))
+        #expect(api.send("PUT", "/vsock", #"{"guest_cid": 53, "uds_path": "\#(path)2"}"#).status == 400)
+    }
+
     @Test func defaultsPartuuidEntropyAndPCI() throws {
         let scratch = Scratch()
         defer { scratch.remove() }

@@ -4,7 +4,7 @@
 extension FirecrackerAPI {
     /// Sections this program knows but cannot honour: a file that asks for them is
     /// refused (Firecracker would set them up; booting without them would be a surprise).
-    static let unsupportedSections = ["vsock", "balloon", "mmds-config", "cpu-config", "memory-hotplug", "pmem", "serial"]
+    static let unsupportedSections = ["balloon", "mmds-config", "cpu-config", "memory-hotplug", "pmem", "serial"]
 
     /// Applies a configuration file's JSON text. Keys we do not know are ignored, as
     /// Firecracker does; fields inside a section we know must all be known.
@@ -34,6 +34,7 @@ extension FirecrackerAPI {
             }
         }
         if let value = section("entropy") { try put("/entropy", value) }
+        if let value = section("vsock") { try put("/vsock", value) }
     }
 
     /// One section through the endpoint that serves its PUT.

@@ -70,6 +70,9 @@ extension FirecrackerAPI {
             state.spec.entropy = true
             return .noContent
         },
+        // Firecracker ignores what follows /vsock in the path (an old vsock_id).
+        Route("PUT", "/vsock", putVsock),
+        Route("PUT", "/vsock/{id}", putVsock),
         Route("PUT", "/logger") { api, state, call in
             try requireNotStarted(state, call)
             try api.configureLogger(LoggerSettings(json: call.body), &state)
@@ -154,5 +157,11 @@ extension FirecrackerAPI {
             ("vmm", .object([("state", .string(stateName(state)))])),
         ])
         guard metrics.append(line.text) else { throw APIFault("FlushMetrics: cannot write to \(metrics.path)") }
+    }
+
+    static func putVsock(_ api: FirecrackerAPI, _ state: inout APIState, _ call: Route.Call) throws -> HTTPResponse {
+        try requireNotStarted(state, call)
+        state.spec.vsock = try VsockSettings(json: call.body)
+        return .noContent
     }
 }

@@ -91,7 +91,7 @@ public final class FirecrackerAPI: Sendable {
 
     /// Paths Firecracker has and Swiftlet does not yet: a clear 400 rather than "unknown".
     static let notYetSupported: Set<String> = [
-        "vsock", "snapshot", "mmds", "balloon", "cpu-config", "hotplug", "memory-hotplug", "pmem", "serial",
+        "snapshot", "mmds", "balloon", "cpu-config", "hotplug", "memory-hotplug", "pmem", "serial",
     ]
 
     // MARK: - pieces the endpoints share

@@ -10,6 +10,8 @@ public struct VMSpec: Sendable, Equatable {
     public var networkInterfaces: [NetworkInterfaceSpec] = []
     /// Firecracker gives a guest an entropy device only when /entropy was PUT.
     public var entropy = false
+    /// The virtio socket device, when /vsock was PUT.
+    var vsock: VsockSettings?
     var logger: LoggerSettings?
     public var metricsPath: String?
 
@@ -65,13 +67,15 @@ public struct VMSpec: Sendable, Equatable {
             arguments.append(root.partuuid.map { "root=PARTUUID=\($0)" } ?? "root=/dev/vda")
             arguments.append(root.isReadOnly ? "ro" : "rw")
         }
-        return MachineConfig(
+        var config = MachineConfig(
             memoryMiB: machine.memSizeMiB, cpus: machine.vcpuCount, kernelPath: bootSource.kernelImagePath,
             initrdPath: bootSource.initrdPath, kernelArguments: arguments, verbose: verbose,
             disks: drives.map { MachineConfig.Disk(path: $0.pathOnHost, readOnly: $0.isReadOnly) },
             rng: entropy,
             networks: networkInterfaces.map { MachineConfig.Network(attachment: .existingTap($0.hostDevName), mac: $0.mac) },
             transport: transport, resetAction: .exit)
+        config.vsock = vsock?.machineConfig
+        return config
     }
 
     /// GET /vm/config: Firecracker's FullVmConfiguration, sections absent as null.
@@ -85,7 +89,7 @@ public struct VMSpec: Sendable, Equatable {
             ("metrics", metricsPath.map { .object([("metrics_path", .string($0))]) } ?? .null),
             ("mmds-config", .null),
             ("network-interfaces", .array(networkInterfaces.map(\.json))),
-            ("vsock", .null),
+            ("vsock", vsock?.json ?? .null),
             ("entropy", entropy ? .object([]) : .null),
         ])
     }
