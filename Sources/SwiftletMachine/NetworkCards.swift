@@ -45,7 +45,7 @@ final class NetworkCards: Sendable {
     }
 
     /// Puts a virtio-net device on each tap for this boot.
-    func attach(to pci: PCIDevices, loop: EventLoop, logger: Logger,
+    func attach(to slots: any VirtioDeviceSlots, loop: EventLoop, logger: Logger,
                 trace: (String) -> @Sendable (String) -> Void) throws {
         for (index, card) in cards.enumerated() {
             let backend = TapBackend(tap: card.tap, loop: loop, logger: logger)
@@ -60,7 +60,7 @@ final class NetworkCards: Sendable {
                     }
                 }
             }
-            try pci.add(device, name: name)
+            try slots.plug(device, name: name)
             logger.debug("\(name): MAC \(Self.format(card.mac))")
         }
     }

@@ -40,6 +40,7 @@ static const unsigned long CKVM_SET_GSI_ROUTING = KVM_SET_GSI_ROUTING;
 static const unsigned long CKVM_SIGNAL_MSI = KVM_SIGNAL_MSI;
 static const unsigned long CKVM_ENABLE_CAP = KVM_ENABLE_CAP;
 static const unsigned int CKVM_IOEVENTFD_FLAG_DEASSIGN = KVM_IOEVENTFD_FLAG_DEASSIGN;
+static const unsigned int CKVM_IOEVENTFD_FLAG_DATAMATCH = KVM_IOEVENTFD_FLAG_DATAMATCH;
 
 // vCPU
 static const unsigned long CKVM_RUN = KVM_RUN;
