@@ -68,6 +68,10 @@ let package = Package(
         .testTarget(name: "SwiftletDevicesTests", dependencies: ["SwiftletDevices", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletKVMTests", dependencies: ["SwiftletKVM"]),
         .testTarget(name: "SwiftletHostTests", dependencies: ["SwiftletHost"]),
+        // The VM's logic (exit dispatch, pausing, lifecycle rules) with fake vCPUs: no /dev/kvm.
+        .testTarget(
+            name: "SwiftletMachineTests",
+            dependencies: ["SwiftletMachine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftletTestSupport"]),
     ]
 )

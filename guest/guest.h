@@ -82,6 +82,9 @@ void deadline_start(struct deadline *d, u32 ms);
 /* The TSC, for benchmark modes that time themselves. */
 u64 tsc_read(void);
 bool deadline_passed(struct deadline *d);
+/* clock.c: the TSC's frequency in kHz, measured against the PIT; 0 when
+ * the PIT does not count. */
+u64 tsc_khz(void);
 void halt_forever(void) __attribute__((noreturn));
 
 /* Command line: words separated by spaces, `key=value`. */
@@ -172,6 +175,7 @@ void mode_hostile(void);
 void mode_panic(void);
 void mode_reset_forever(void);
 void mode_chatty(void);
+void mode_counter(void);
 void mode_smp(void);
 void mode_blk_write_loop(void);
 void idt_install(void);

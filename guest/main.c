@@ -100,6 +100,8 @@ void guest_main(u64 bp, u64 si)
 		mode_reset_forever();
 	else if (arg_is("mode", "chatty"))
 		mode_chatty();
+	else if (arg_is("mode", "counter"))
+		mode_counter();
 	else if (arg_is("mode", "smp"))
 		mode_smp();
 	else if (arg_is("mode", "blk-write-loop"))

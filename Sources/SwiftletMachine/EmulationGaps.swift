@@ -7,11 +7,11 @@ import SwiftletMemory
 /// with an emulation failure although a CPU would have handled them trivially. Linux
 /// 6.1 runs INT3 at every boot (int3_selftest) and FWAIT when a kernel thread exits, so
 /// we complete those two; any other failure ends the run with the instruction bytes.
-struct EmulationGaps {
+public struct EmulationGaps {
     let vcpu: VirtualCPU
     let memory: GuestMemory
 
-    enum Outcome: Equatable {
+    public enum Outcome: Equatable, Sendable {
         case completed(String)
         case unsupported(String)
     }

@@ -4,8 +4,8 @@ import Glibc
 
 /// Where the guest's console bytes go: our stdout, written whole. A reader that went
 /// away (EPIPE) loses the output but never stops the guest.
-enum StandardOutput {
-    static func write(_ bytes: [UInt8]) {
+public enum StandardOutput {
+    @Sendable public static func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

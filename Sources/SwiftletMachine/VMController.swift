@@ -12,7 +12,13 @@ public enum VMState: Sendable, Equatable {
 /// Why a lifecycle request was refused, as one line (the API's fault_message).
 public struct VMError: Error, Equatable, Sendable, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The exit status a front end that gives up on this error uses: 1 (swiftlet
+    /// failed), or 2 for a configuration KVM cannot run (too many vCPUs).
+    public let status: Int32
+    public init(_ description: String, status: Int32 = ExitStatus.vmmError.rawValue) {
+        self.description = description
+        self.status = status
+    }
 }
 
 /// What a front end that drives a VM (the Firecracker API) asks of it. The VM object of

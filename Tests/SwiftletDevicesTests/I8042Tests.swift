@@ -92,4 +92,109 @@ import SwiftletTestSupport
         #expect(c.read(offset: 1, size: 1) == 0xFF)
         #expect(c.read(offset: 3, size: 1) == 0xFF)
     }
+
+    // MARK: Ctrl+Alt+Del
+
+    func writeCTR(_ c: I8042, _ ctr: UInt8) {
+        c.write(offset: Self.command, size: 1, value: 0x60)
+        c.write(offset: Self.data, size: 1, value: UInt64(ctr))
+    }
+
+    /// Reads every byte the controller offers, checking that each comes with its own rising
+    /// edge on IRQ 1 and that the line is low once the buffer is empty.
+    func readKeystrokes(_ c: I8042, limit: Int = 100) -> [UInt8] {
+        var bytes: [UInt8] = []
+        while status(c) & 0x01 != 0, bytes.count < limit {
+            let edges = line.risingEdges
+            #expect(line.level)
+            #expect(status(c) & 0x20 == 0)  // keyboard data, not aux
+            bytes.append(UInt8(c.read(offset: Self.data, size: 1)))
+            if status(c) & 0x01 != 0 {
+                #expect(line.risingEdges == edges + 1)  // dropped and raised for the next byte
+            }
+        }
+        #expect(!line.level)
+        return bytes
+    }
+
+    static let translatedChord: [UInt8] = [0x1D, 0x38, 0xE0, 0x53, 0xE0, 0xD3, 0xB8, 0x9D]
+    static let set2Chord: [UInt8] = [0x14, 0x11, 0xE0, 0x71, 0xE0, 0xF0, 0x71, 0xF0, 0x11, 0xF0, 0x14]
+
+    @Test func ctrlAltDelReadsAsSet1WhenTheControllerTranslates() {
+        let c = controller
+        #expect(status(c) & 0x01 == 0 && !line.level)
+        #expect(c.pressCtrlAltDel())
+        #expect(status(c) & 0x01 != 0)
+        #expect(readKeystrokes(c) == Self.translatedChord)
+        #expect(line.risingEdges == Self.translatedChord.count)
+        #expect(status(c) & 0x01 == 0)
+    }
+
+    @Test func ctrlAltDelReadsAsSet2WithoutTranslation() {
+        let c = controller
+        writeCTR(c, I8042.defaultCTR & ~0x40)
+        #expect(c.pressCtrlAltDel())
+        #expect(readKeystrokes(c) == Self.set2Chord)
+        #expect(line.risingEdges == Self.set2Chord.count)
+    }
+
+    @Test func disabledKeyboardHoldsKeystrokes() {
+        let c = controller
+        c.write(offset: Self.command, size: 1, value: 0xAD)  // keyboard port disabled
+        #expect(c.pressCtrlAltDel())
+        #expect(status(c) & 0x01 == 0 && !line.level && line.risingEdges == 0)
+        c.write(offset: Self.command, size: 1, value: 0xAE)
+        #expect(readKeystrokes(c) == Self.translatedChord)
+    }
+
+    @Test func keyboardInterruptOffHoldsKeystrokes() {
+        let c = controller
+        writeCTR(c, I8042.defaultCTR & ~0x01)
+        #expect(c.pressCtrlAltDel())
+        #expect(status(c) & 0x01 == 0 && line.risingEdges == 0)
+        writeCTR(c, I8042.defaultCTR)
+        #expect(readKeystrokes(c) == Self.translatedChord)
+    }
+
+    @Test func keyboardScanningOffHoldsKeystrokes() {
+        let c = controller
+        c.write(offset: Self.data, size: 1, value: 0xF5)  // atkbd's "disable" during its probe
+        #expect(c.read(offset: Self.data, size: 1) == 0xFA)
+        #expect(c.pressCtrlAltDel())
+        #expect(status(c) & 0x01 == 0)
+        c.write(offset: Self.data, size: 1, value: 0xF4)
+        #expect(readKeystrokes(c) == [0xFA] + Self.translatedChord)
+    }
+
+    @Test func keystrokesWaitBehindACommandReply() {
+        let c = controller
+        c.write(offset: Self.command, size: 1, value: 0xAA)
+        #expect(c.pressCtrlAltDel())
+        #expect(readKeystrokes(c) == [0x55] + Self.translatedChord)
+    }
+
+    @Test func keystrokeBufferIsBounded() {
+        let c = controller
+        c.write(offset: Self.command, size: 1, value: 0xAD)
+        var accepted = 0
+        while c.pressCtrlAltDel(), accepted < 100 { accepted += 1 }
+        #expect(accepted == I8042.keystrokeCapacity / Self.set2Chord.count)
+        c.write(offset: Self.command, size: 1, value: 0xAE)
+        let bytes = readKeystrokes(c, limit: 1000)
+        #expect(bytes == Array([[UInt8]](repeating: Self.translatedChord, count: accepted).joined()))
+        #expect(c.pressCtrlAltDel())  // room again once read
+    }
+
+    @Test func resetDropsHeldKeystrokes() {
+        let c = controller
+        c.write(offset: Self.command, size: 1, value: 0xAD)
+        #expect(c.pressCtrlAltDel())
+        c.reset()
+        c.write(offset: Self.command, size: 1, value: 0xAE)
+        #expect(status(c) & 0x01 == 0 && !line.level)
+        c.write(offset: Self.command, size: 1, value: 0xAD)
+        #expect(c.pressCtrlAltDel())
+        c.write(offset: Self.data, size: 1, value: 0xFF)  // keyboard reset empties its buffer too
+        #expect(readKeystrokes(c) == [0xFA, 0xAA])
+    }
 }

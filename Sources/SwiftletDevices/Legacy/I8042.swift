@@ -5,9 +5,10 @@ import Synchronization
 ///
 /// The window is 0x60..0x64: offset 0 is the data port, offset 4 the command/status
 /// port; offsets 1..3 (port 0x61 and friends) float high. Commands complete at once, so
-/// IBF never reads set. There is a keyboard (it answers commands but has no keys to
-/// press) and no mouse: aux-port traffic is answered with 0xFE, as a controller does
-/// when the aux device times out.
+/// IBF never reads set. There is a keyboard that answers commands and has one chord to
+/// press, Ctrl+Alt+Del (Firecracker's SendCtrlAltDel, on which Linux restarts), and no
+/// mouse: aux-port traffic is answered with 0xFE, as a controller does when the aux
+/// device times out.
 public final class I8042: BusDevice {
     public static let windowSize: UInt64 = 5
     static let dataPort: UInt64 = 0
@@ -52,7 +53,16 @@ public final class I8042: BusDevice {
         var output: [Output] = []
         var keyboardLevel = false
         var auxLevel = false
+        /// Keystrokes the keyboard holds, in set 2, until the controller may take them.
+        var keystrokes = ByteFIFO(capacity: I8042.keystrokeCapacity)
+        /// Off between the keyboard commands 0xF5 (disable) and 0xF4 (enable): atkbd's probe
+        /// turns scanning off so that no keystroke lands among the replies it waits for.
+        var scanning = true
     }
+
+    /// A real keyboard buffers 16 keys; 64 bytes hold five Ctrl+Alt+Dels (11 bytes each)
+    /// and keep a client that presses in a loop from growing us without end.
+    static let keystrokeCapacity = 64
 
     private let state = Mutex(State())
     private let keyboardLine: any InterruptLine
@@ -68,6 +78,22 @@ public final class I8042: BusDevice {
         self.keyboardLine = keyboardInterrupt
         self.auxLine = auxInterrupt
         self.control = control
+    }
+
+    /// Presses and releases Ctrl+Alt+Del. The keyboard holds the scan codes until the guest
+    /// can take them: one byte at a time, each with its own IRQ 1, while the keyboard
+    /// port is enabled, its interrupt is on and the keyboard is scanning. Returns false,
+    /// queuing nothing, if the keyboard's buffer has no room for the whole chord (half a
+    /// chord would leave keys held down in the guest).
+    @discardableResult
+    public func pressCtrlAltDel() -> Bool {
+        state.withLock { s in
+            let chord = PS2Scancodes.controlAltDelete
+            guard s.keystrokes.freeSpace >= chord.count else { return false }
+            for byte in chord { s.keystrokes.push(byte) }
+            drive(&s)
+            return true
+        }
     }
 
     /// Power-on state (a guest reset).
@@ -190,9 +216,17 @@ public final class I8042: BusDevice {
     /// The keyboard's side of a command (a PS/2 MF2 keyboard, IBM PS/2 Technical Reference).
     private func keyboardCommand(_ s: inout State, _ byte: UInt8) {
         switch byte {
-        case 0xFF:  // reset and self test: ACK, then BAT passed
+        case 0xFF:  // reset and self test: the buffer empties, ACK, then BAT passed
+            s.keystrokes.removeAll()
+            s.scanning = true
             queue(&s, 0xFA)
             queue(&s, 0xAA)
+        case 0xF5:  // disable: stop scanning; held keystrokes wait for 0xF4
+            s.scanning = false
+            queue(&s, 0xFA)
+        case 0xF4:  // enable
+            s.scanning = true
+            queue(&s, 0xFA)
         case 0xF2:  // identify: MF2 keyboard, ID translated when the controller translates
             queue(&s, 0xFA)
             queue(&s, 0xAB)
@@ -225,8 +259,29 @@ public final class I8042: BusDevice {
         }
     }
 
-    /// IRQ 1 is high while keyboard data waits and the CTR enables it; IRQ 12 likewise for aux data.
+    /// Moves the keyboard's next keystroke into an empty output buffer, translated to set 1
+    /// if the CTR asks. Unlike a real controller, which would take it with the interrupt
+    /// off too, it waits for the keyboard interrupt: Linux turns that off only while it
+    /// polls for command replies, and a keystroke read there would be taken for one.
+    private func deliverKeystroke(_ s: inout State) {
+        guard s.output.isEmpty, s.scanning,
+            s.ctr & Self.ctrKeyboardDisabled == 0, s.ctr & Self.ctrKeyboardInterrupt != 0,
+            let code = s.keystrokes.pop()
+        else { return }
+        guard s.ctr & Self.ctrTranslate != 0 else { return queue(&s, code) }
+        if code == PS2Scancodes.breakPrefix {
+            // Chords are queued whole, so a break code always follows its prefix.
+            guard let made = s.keystrokes.pop() else { return }
+            queue(&s, PS2Scancodes.translated(made) | 0x80)
+        } else {
+            queue(&s, PS2Scancodes.translated(code))
+        }
+    }
+
+    /// IRQ 1 is high while keyboard data waits and the CTR enables it; IRQ 12 likewise for
+    /// aux data. A keystroke moves into an empty output buffer first.
     private func drive(_ s: inout State) {
+        deliverKeystroke(&s)
         let head = s.output.first
         let keyboard = (head.map { !$0.aux } ?? false) && s.ctr & Self.ctrKeyboardInterrupt != 0
         let aux = (head?.aux ?? false) && s.ctr & Self.ctrAuxInterrupt != 0

@@ -4,24 +4,24 @@ import Glibc
 
 /// The host file or block device behind a virtio disk: an open descriptor, its size in
 /// 512-byte sectors, and a serial number. Owns the descriptor.
-final class BlockBackingFile: @unchecked Sendable {
+public final class BlockBackingFile: @unchecked Sendable {
     // @unchecked: the descriptor and the immutable facts below; I/O on it is positioned
     // (pread/pwrite), so it has no shared offset to race on.
     let fd: Int32
-    let path: String
-    let readOnly: Bool
+    public let path: String
+    public let readOnly: Bool
     let isBlockDevice: Bool
     /// Disk size in 512-byte sectors (virtio 1.2 section 5.2.4: capacity).
-    let sectors: UInt64
+    public let sectors: UInt64
     /// Bytes at the end of the file that do not fill a sector, and that the guest never sees.
-    let ignoredTrailingBytes: UInt64
+    public let ignoredTrailingBytes: UInt64
     /// 20 bytes for VIRTIO_BLK_T_GET_ID, NUL-padded.
     let serial: [UInt8]
 
     static let sectorSize: UInt64 = 512
     static let serialLength = 20
 
-    init(path: String, readOnly: Bool) throws(VirtioBlockError) {
+    public init(path: String, readOnly: Bool) throws(VirtioBlockError) {
         // O_NONBLOCK so a FIFO given by mistake cannot hang us in open(); it has no effect
         // on regular files and block devices, the only kinds we keep.
         let flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK
@@ -76,6 +76,15 @@ final class BlockBackingFile: @unchecked Sendable {
         case EROFS: return .readOnlyFileSystem(path: path)
         case EISDIR, ENXIO: return .notAFileOrBlockDevice(path: path)
         default: return .system(path: path, operation: "open", errno: error)
+        }
+    }
+
+    /// Pushes everything written so far to storage (data only, as VIRTIO_BLK_T_FLUSH
+    /// does); nothing for a read-only disk.
+    public func flushToStorage() throws(VirtioBlockError) {
+        guard !readOnly else { return }
+        while fdatasync(fd) != 0 {
+            guard errno == EINTR else { throw .system(path: path, operation: "flush", errno: errno) }
         }
     }
 }

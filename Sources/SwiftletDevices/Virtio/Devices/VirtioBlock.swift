@@ -18,15 +18,31 @@ public final class VirtioBlock: VirtioDeviceCore, @unchecked Sendable {
     /// 4 KiB: the file system block a hole is punched in.
     public static let discardSectorAlignment: UInt32 = 8
 
-    let file: BlockBackingFile
-    private let config: VirtioConfigSpace
+    private(set) var file: BlockBackingFile
+    private var config: VirtioConfigSpace
     private var queue: Virtqueue?
     private(set) var negotiated: UInt64 = 0
 
     /// Opens the image at `path` (O_RDWR, or O_RDONLY and offering VIRTIO_BLK_F_RO).
-    public init(path: String, readOnly: Bool = false) throws(VirtioBlockError) {
-        file = try BlockBackingFile(path: path, readOnly: readOnly)
+    public convenience init(path: String, readOnly: Bool = false) throws(VirtioBlockError) {
+        self.init(file: try BlockBackingFile(path: path, readOnly: readOnly))
+    }
+
+    /// A disk over a file the machine opened once and keeps across guest resets.
+    public init(file: BlockBackingFile) {
+        self.file = file
         config = Self.makeConfig(sectors: file.sectors)
+    }
+
+    /// Serves the disk from `newFile` from the next request on (Firecracker's PATCH
+    /// /drives: a placeholder swapped for the real image). The capacity in the
+    /// configuration follows; the caller tells the driver with a configuration-change
+    /// interrupt. The read-only mode cannot change under a running driver, so it must match.
+    public func replaceBackingFile(_ newFile: BlockBackingFile) -> Bool {
+        guard newFile.readOnly == file.readOnly else { return false }
+        file = newFile
+        config.set(newFile.sectors, at: VirtioBlockProtocol.Config.capacity)
+        return true
     }
 
     // MARK: What --verbose shows
@@ -70,10 +86,7 @@ public final class VirtioBlock: VirtioDeviceCore, @unchecked Sendable {
     /// ends (a signal included), so what the guest wrote outlives us even if the host
     /// crashes next. Data only, as VIRTIO_BLK_T_FLUSH does.
     public func flushToStorage() throws(VirtioBlockError) {
-        guard !file.readOnly else { return }
-        while fdatasync(file.fd) != 0 {
-            guard errno == EINTR else { throw .system(path: file.path, operation: "flush", errno: errno) }
-        }
+        try file.flushToStorage()
     }
 
     public func reset() {

@@ -124,16 +124,3 @@ final class IRQFDLine: InterruptLine {
         if level { event.signal() }
     }
 }
-
-/// Where a boot's virtio devices are plugged in, whichever the transport.
-protocol VirtioDeviceSlots: AnyObject {
-    func plug(_ device: any VirtioDevice, name: String) throws
-}
-
-extension PCIDevices: VirtioDeviceSlots {
-    func plug(_ device: any VirtioDevice, name: String) throws { try add(device, name: name) }
-}
-
-extension MMIODevices: VirtioDeviceSlots {
-    func plug(_ device: any VirtioDevice, name: String) throws { try add(device, name: name) }
-}

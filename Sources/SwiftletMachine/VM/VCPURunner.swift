@@ -3,18 +3,22 @@ import SwiftletDevices
 import SwiftletKVM
 import SwiftletMemory
 
-/// The loop each vCPU thread runs: enter the guest, serve what made it exit, repeat
-/// until the run has an outcome. This is where port and MMIO accesses meet the devices.
-struct VCPURunner: Sendable {
-    let vcpu: VirtualCPU
+/// The loop each vCPU thread runs: stop at the pause gate if the VM is pausing, enter the
+/// guest, serve what made it exit, repeat until the run has an outcome. This is where
+/// port and MMIO accesses meet the devices.
+struct VCPURunner<VCPU: HypervisorVCPU>: Sendable {
+    let vcpu: VCPU
     let memory: GuestMemory
     let ports: Bus
     let mmio: Bus
     let control: RunControl
+    let gate: PauseGate
     let logger: Logger
 
     func run() {
-        while !control.isFinished {
+        while true {
+            gate.checkpoint()
+            if control.isFinished { return }
             let exit: VcpuExit
             do {
                 exit = try vcpu.runOnce()
@@ -53,7 +57,7 @@ struct VCPURunner: Sendable {
             }
         case .internalError(let suberror):
             if suberror == 1 {  // KVM_INTERNAL_ERROR_EMULATION
-                switch EmulationGaps(vcpu: vcpu, memory: memory).complete() {
+                switch vcpu.completeEmulationGap(memory: memory) {
                 case .completed(let what): logger.trace("completed \(what) for KVM's emulator")
                 case .unsupported(let line): control.finish(.failure(line))
                 }
@@ -67,9 +71,5 @@ struct VCPURunner: Sendable {
         }
     }
 
-    /// " at RIP 0x...", or nothing if even the registers are out of reach.
-    private var ripText: String {
-        guard let registers = try? vcpu.registers() else { return "" }
-        return " at RIP 0x" + String(registers.rip, radix: 16)
-    }
+    private var ripText: String { vcpu.ripText }
 }
