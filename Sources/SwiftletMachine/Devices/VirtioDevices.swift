@@ -42,13 +42,14 @@ struct VirtioDevices {
         case .mmio:
             let devices = MMIODevices(vm: vm, memory: memory, mmio: mmio, loop: context.loop, logger: logger)
             for spec in specs { try devices.add(try spec.build(in: context), name: spec.name) }
-            let acpiOff = MMIODevices.guestIgnoresACPI(guestArguments)
-            dsdtDevices = acpiOff ? [] : devices.dsdtDevices
-            kernelArguments = acpiOff ? devices.kernelArguments : []
+            let placed = devices.placed
+            let acpiOff = MMIOSlots.guestIgnoresACPI(guestArguments)
+            dsdtDevices = acpiOff ? [] : placed.dsdtDevices
+            kernelArguments = acpiOff ? placed.kernelArguments : []
             acpiTables = []
             reserved = []
-            interruptPins = devices.interruptPins
-            logger.debug("virtio-mmio: \(devices.devices.count) devices, found through \(acpiOff ? "the command line (acpi=off)" : "the DSDT")")
+            interruptPins = placed.interruptPins
+            logger.debug("virtio-mmio: \(placed.slots.count) devices, found through \(acpiOff ? "the command line (acpi=off)" : "the DSDT")")
         }
     }
 }
