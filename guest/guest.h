@@ -172,6 +172,8 @@ void mode_virtio_net(void);
 void mode_bench_net(void);	/* net.c: a benchmark beside bench.c's */
 void mode_virtio_all(void);
 void mode_hostile(void);
+void mode_net_break_rx(void);
+void mode_net_listen(void);
 void mode_panic(void);
 void mode_reset_forever(void);
 void mode_chatty(void);

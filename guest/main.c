@@ -92,6 +92,10 @@ void guest_main(u64 bp, u64 si)
 		mode_virtio_net();
 	else if (arg_is("mode", "hostile"))
 		mode_hostile();
+	else if (arg_is("mode", "net-break-rx"))
+		mode_net_break_rx();
+	else if (arg_is("mode", "net-listen"))
+		mode_net_listen();
 	else if (arg_is("mode", "virtio-all"))
 		mode_virtio_all();
 	else if (arg_is("mode", "panic"))

@@ -332,6 +332,11 @@ bool virtio_init(struct virtio_dev *d, u16 id, u64 want, unsigned queues)
 		     "device status %x after DRIVER_OK", s);
 }
 
+u8 virtio_status(struct virtio_dev *d)
+{
+	return status(d);
+}
+
 /* Device-specific configuration, 32 bits at a time (4.1.3.1). */
 u32 virtio_config32(struct virtio_dev *d, u32 off)
 {

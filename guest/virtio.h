@@ -97,6 +97,8 @@ bool mmio_find(u16 id, u64 *base, u32 *irq);
 bool virtio_present(u16 id);
 bool virtio_init(struct virtio_dev *d, u16 id, u64 want, unsigned queues);
 void virtio_reset(struct virtio_dev *d);
+/* The device status register (2.1): DEVICE_NEEDS_RESET is 0x40. */
+u8 virtio_status(struct virtio_dev *d);
 u32 virtio_config32(struct virtio_dev *d, u32 off);
 u8 virtio_config_generation(struct virtio_dev *d);
 void vq_submit(struct virtq *q, u16 head, const struct vseg *segs, unsigned n);

@@ -32,7 +32,7 @@ public final class VirtualCPU: @unchecked Sendable {
             // EINTR: a signal came for us (see requestExit); EAGAIN: an AP waiting for SIPI
             // was poked. Both mean "look around and run again".
             if error == EINTR || error == EAGAIN {
-                state.pointee.immediate_exit = 0
+                ckvm_set_immediate_exit(state, 0)
                 return .interrupted
             }
             throw .ioctlFailed(what: "run vCPU \(id)", errno: error)
@@ -102,7 +102,7 @@ public final class VirtualCPU: @unchecked Sendable {
     /// Makes the next KVM_RUN return at once (the caller then signals the thread so that
     /// a run in progress returns too). Safe from any thread.
     public func requestExit() {
-        // A plain byte store that KVM reads on entry; the signal that follows is a full barrier.
-        state.pointee.immediate_exit = 1
+        // An atomic byte store that KVM reads on entry; the signal that follows is a full barrier.
+        ckvm_set_immediate_exit(state, 1)
     }
 }

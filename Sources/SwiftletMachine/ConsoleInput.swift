@@ -60,7 +60,7 @@ final class ConsoleInput: Sendable {
                 }
                 deliver(&pending)
             }
-        }.start()
+        }.startDetached()
     }
 
     /// Hands `pending` to the console, waiting while its FIFO is full or while no guest

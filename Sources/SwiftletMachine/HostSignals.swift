@@ -51,6 +51,6 @@ public enum HostSignals {
                 var received: Int32 = 0
                 if sigwait(&set, &received) == 0 { onSignal(received) }
             }
-        }.start()
+        }.startDetached()
     }
 }

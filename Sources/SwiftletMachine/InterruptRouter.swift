@@ -33,14 +33,18 @@ final class InterruptRouter: Sendable {
     }
 
     /// Points `gsi` at the MSI message (address, data) and reloads the table.
+    ///
+    /// The table is installed under the lock that built it: two vCPUs programming vectors
+    /// at once would otherwise each build a table with its own change, and the one
+    /// installed last would silently drop the other's route.
     func route(gsi: UInt32, address: UInt64, data: UInt32) throws(KVMError) {
-        let table = msiRoutes.withLock { routes -> [GSIRoute] in
+        try msiRoutes.withLock { (routes) throws(KVMError) in
             routes[gsi] = (address, data)
-            return GSIRoute.legacyPC + routes.keys.sorted().compactMap { key in
+            let table = GSIRoute.legacyPC + routes.keys.sorted().compactMap { key in
                 routes[key].map { GSIRoute.msi(gsi: key, address: $0.address, data: $0.data) }
             }
+            try vm.setGSIRouting(table)
         }
-        try vm.setGSIRouting(table)
     }
 }
 

@@ -24,6 +24,14 @@ final class HostThread: @unchecked Sendable {
         return result == 0
     }
 
+    /// Starts a thread nobody will join (the stdin pump, the signal watcher, a VM's
+    /// supervisor): its resources go back to the system when it ends.
+    func startDetached() -> Bool {
+        guard start() else { return false }
+        pthread_detach(handle)
+        return true
+    }
+
     /// Sends `signal` to the thread (to kick a vCPU out of KVM_RUN).
     func signal(_ signal: Int32) { pthread_kill(handle, signal) }
 

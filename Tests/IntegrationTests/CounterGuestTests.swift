@@ -8,8 +8,7 @@ import Testing
 @Suite struct CounterGuestTests {
     @Test func countsAtTheIntervalItIsGiven() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("counter guest", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("counter guest", because: "/dev/kvm is absent")
         }
         let lines = 6, interval = 0.2
         let run = try TimedLines.run(["64", TestEnvironment.testGuest, "mode=counter",

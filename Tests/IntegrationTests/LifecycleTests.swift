@@ -7,8 +7,7 @@ import Testing
     func guest(_ options: [String], _ arguments: [String], timeout: Double = 120,
                until marker: String? = nil) throws -> SwiftletRun? {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("lifecycle \(arguments.joined(separator: " "))", because: "/dev/kvm is absent")
-            return nil
+            try TestEnvironment.skipped("lifecycle \(arguments.joined(separator: " "))", because: "/dev/kvm is absent")
         }
         return try Swiftlet.run(options + ["64", TestEnvironment.testGuest] + arguments, timeout: timeout, until: marker)
     }
@@ -67,8 +66,7 @@ import Testing
     /// RAM mapping per reset).
     @Test func rebootsGiveBackTheirDescriptors() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("reboots give back their descriptors", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("reboots give back their descriptors", because: "/dev/kvm is absent")
         }
         let run = try Swiftlet.run(
             ["--reset-limit", "40", "--reset-window", "6000", "64", TestEnvironment.testGuest, "mode=reset-forever"],

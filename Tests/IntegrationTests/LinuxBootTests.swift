@@ -19,8 +19,7 @@ import Testing
     func boot(_ what: String, kernel: String?, initramfs: String?, minutes: Double = 25,
               extraArguments: [String] = [], reportsPanic: Bool = true) throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("Linux boot (\(what))", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("Linux boot (\(what))", because: "/dev/kvm is absent")
         }
         guard let kernel, let initramfs else {
             Issue.record("\(what): guest image missing; run scripts/images all (scripts/test does)")
@@ -43,15 +42,15 @@ import Testing
         #expect(log.contains(Self.runInit), "\(what): the kernel did not reach /init; tail: \(log.suffix(2000))")
         if TestEnvironment.isPVM && !reportsPanic {
             #expect(run.stoppedAtMarker)
-            TestEnvironment.skipped("Linux user space (\(what))",
-                                    because: "KVM here is PVM: /init's first system call faults inside PVM whatever the VMM")
+            TestEnvironment.partNotRun("Linux user space (\(what))",
+                                       because: "KVM here is PVM: /init's first system call faults inside PVM whatever the VMM")
         } else if TestEnvironment.isPVM {
             // The panic of a real kernel ends swiftlet through pvpanic (the lifecycle issue).
             #expect(log.contains("Kernel panic - not syncing: Attempted to kill init!"), "\(what): tail: \(log.suffix(2000))")
             #expect(run.status == 3, "\(what): a panic should end swiftlet with 3; stderr: \(run.stderr)")
             #expect(run.stderr == "swiftlet: the guest panicked\n")
-            TestEnvironment.skipped("Linux user space (\(what))",
-                                    because: "KVM here is PVM: /init's first system call faults inside PVM whatever the VMM")
+            TestEnvironment.partNotRun("Linux user space (\(what))",
+                                       because: "KVM here is PVM: /init's first system call faults inside PVM whatever the VMM")
         } else {
             #expect(log.contains(Self.initMarker), "\(what): /init did not run")
             #expect(run.status == 0, "\(what): poweroff -f should end swiftlet with 0; stderr: \(run.stderr)")

@@ -11,8 +11,7 @@ import Testing
     @Test
     func testKernelBringsUpTwoCPUs() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("Linux SMP", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("Linux SMP", because: "/dev/kvm is absent")
         }
         guard let kernel = TestEnvironment.testVmlinux, let initramfs = TestEnvironment.initramfs else {
             Issue.record("Linux SMP: guest image missing; run scripts/images all (scripts/test does)")
@@ -30,8 +29,7 @@ import Testing
     /// No init to run: the kernel panics, its pvpanic driver tells us, and we exit 3.
     @Test func panickingKernelEndsWithStatus3() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("Linux panic", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("Linux panic", because: "/dev/kvm is absent")
         }
         guard let kernel = TestEnvironment.testVmlinux else {
             Issue.record("Linux panic: test kernel missing; run scripts/images all (scripts/test does)")

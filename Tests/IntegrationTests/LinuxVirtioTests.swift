@@ -8,8 +8,7 @@ import Testing
 @Suite struct LinuxVirtioTests {
     @Test func testKernelMountsExt4OverVirtioAndLogsThroughHVC0() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("Linux virtio", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("Linux virtio", because: "/dev/kvm is absent")
         }
         guard let kernel = TestEnvironment.testVmlinux else {
             Issue.record("test kernel missing; run scripts/images test-kernel (scripts/test does)")

@@ -8,13 +8,11 @@ import Testing
 @Suite struct NetworkTests {
     private func namespace(_ test: String) throws -> NetworkNamespace? {
         if let reason = NetworkNamespace.unusableReason {
-            TestEnvironment.skipped(test, because: reason)
-            return nil
+            try TestEnvironment.skipped(test, because: reason)
         }
         // swiftlet opens KVM before it makes taps.
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped(test, because: "/dev/kvm is absent")
-            return nil
+            try TestEnvironment.skipped(test, because: "/dev/kvm is absent")
         }
         return try NetworkNamespace()
     }

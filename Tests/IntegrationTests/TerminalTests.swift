@@ -47,8 +47,7 @@ import Testing
 
     @Test func controlCGoesToTheGuestAndThreeEndSwiftlet() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("terminal ^C", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("terminal ^C", because: "/dev/kvm is absent")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

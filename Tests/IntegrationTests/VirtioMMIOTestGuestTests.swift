@@ -7,8 +7,7 @@ import Testing
 @Suite struct VirtioMMIOTestGuestTests {
     func guest(_ options: [String], _ arguments: [String], reply: (after: String, input: Data)? = nil) throws -> SwiftletRun? {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("virtio-mmio test guest \(arguments.joined(separator: " "))", because: "/dev/kvm is absent")
-            return nil
+            try TestEnvironment.skipped("virtio-mmio test guest \(arguments.joined(separator: " "))", because: "/dev/kvm is absent")
         }
         return try Swiftlet.run(["--transport", "mmio"] + options + ["64", TestEnvironment.testGuest, "transport=mmio"] + arguments,
                                 timeout: 120, reply: reply)
@@ -85,8 +84,7 @@ import Testing
     /// Fifteen IOAPIC pins, one per device: a sixteenth device is one clear error.
     @Test func aDeviceBeyondThePinPoolIsRefused() throws {
         guard TestEnvironment.hasKVM else {
-            TestEnvironment.skipped("virtio-mmio device limit", because: "/dev/kvm is absent")
-            return
+            try TestEnvironment.skipped("virtio-mmio device limit", because: "/dev/kvm is absent")
         }
         let file = try disk(size: 1 << 20)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }

@@ -18,6 +18,13 @@ static inline int ckvm_ioctl_value(int fd, unsigned long request, unsigned long 
     return ioctl(fd, request, argument);
 }
 
+// kvm_run.immediate_exit is written by the thread that pulls a vCPU out and cleared by
+// the vCPU's own thread: Swift has no atomic store to memory it does not own, so these
+// two are here (a relaxed store is all KVM needs; the kick signal that follows orders it).
+static inline void ckvm_set_immediate_exit(struct kvm_run *run, unsigned char value) {
+    __atomic_store_n(&run->immediate_exit, value, __ATOMIC_RELAXED);
+}
+
 // /dev/kvm
 static const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
 static const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;

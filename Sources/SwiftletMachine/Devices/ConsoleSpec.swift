@@ -12,17 +12,15 @@ final class ConsoleSpec: DeviceSpec {
         let serial = boot.serial
         console.attach { [weak device] bytes in
             guard let device else { return 0 }
-            return device.withCore { core, interrupt in
-                guard let interrupt else { return serial.receive(bytes) }
-                do {
-                    let (accepted, needsInterrupt) = try core.receive(bytes)
-                    if needsInterrupt { interrupt.signalUsed(queue: VirtioConsole.receiveQueue) }
-                    return accepted
-                } catch {
-                    interrupt.signalNeedsReset()
-                    return bytes.count
-                }
+            if let accepted = device.withRunningCore(interrupting: VirtioConsole.receiveQueue, { core throws(VirtqueueError) in
+                let (accepted, interrupt) = try core.receive(bytes)
+                return (accepted, interrupt: interrupt)
+            }) {
+                return accepted
             }
+            // Before DRIVER_OK the 8250 takes it; a console that needs a reset takes
+            // nothing until the guest resets it (the bytes are dropped, not retried).
+            return device.needsReset ? bytes.count : serial.receive(bytes)
         }
         return device
     }

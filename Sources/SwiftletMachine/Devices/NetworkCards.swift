@@ -67,13 +67,11 @@ final class NetworkSpec: DeviceSpec {
     func build(in boot: DeviceBuildContext) throws -> any VirtioDevice {
         let backend = TapBackend(tap: tap, loop: boot.loop, logger: boot.logger)
         let device = TransportedDevice(VirtioNet(mac: mac, backend: backend), trace: boot.trace(name))
+        // A device that failed has already let go of the tap (VirtioNet), and
+        // withRunningCore keeps a readiness report still in flight from reaching it.
         backend.onReadable = { [weak device] in
-            device?.withCore { core, interrupt in
-                do {
-                    if try core.backendReadable() { interrupt?.signalUsed(queue: VirtioNetProtocol.receiveQueue) }
-                } catch {
-                    interrupt?.signalNeedsReset()
-                }
+            _ = device?.withRunningCore(interrupting: VirtioNetProtocol.receiveQueue) { core throws(VirtqueueError) in
+                ((), interrupt: try core.backendReadable())
             }
         }
         boot.logger.debug("\(name): MAC \(NetworkCards.format(mac))")

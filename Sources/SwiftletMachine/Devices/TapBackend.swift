@@ -21,6 +21,8 @@ package final class TapBackend: VirtioNetBackend, @unchecked Sendable {
     /// What the loop runs when the tap is readable; set once, before the guest runs.
     var onReadable: EventLoop.Handler = {}
     private var registered = false
+    /// A read failed other than for want of packets; said once, not at every retry.
+    private var readFailureReported = false
 
     package init(tap: Tap, loop: EventLoop, logger: Logger) {
         self.tap = tap
@@ -33,8 +35,24 @@ package final class TapBackend: VirtioNetBackend, @unchecked Sendable {
             let count = read(tap.fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
             if errno == EINTR { continue }
-            if errno != EAGAIN { logger.trace("\(tap.name): read failed: \(String(cString: strerror(errno)))") }
+            if errno != EAGAIN { readFailed(errno) }
             return nil
+        }
+    }
+
+    /// A read fails for good, not for a while: besides EAGAIN, a tap's read fails once its
+    /// interface is deleted (EBADFD), and the descriptor then polls as an error for ever,
+    /// for which the level-triggered loop would call us for ever. So stop watching the
+    /// tap. The device still believes it listens; when the guest restarts the card, its
+    /// next start of listening watches the tap again, at the cost of one failed read.
+    private func readFailed(_ error: Int32) {
+        if !readFailureReported {
+            readFailureReported = true
+            logger.error("\(tap.name): read failed (\(String(cString: strerror(error)))); not receiving from it until the guest restarts the card")
+        }
+        if registered, let loop {
+            loop.remove(tap.fd)
+            registered = false
         }
     }
 

@@ -55,7 +55,7 @@ public final class MicroVM: VMController, @unchecked Sendable {
                 // The supervisor takes the boot from `boot`: a capture here would keep the
                 // first boot's memory and descriptors alive for the whole run.
                 let supervisor = HostThread { [self] in supervise(resources) }
-                guard supervisor.start() else { throw VMError("cannot start a host thread") }
+                guard supervisor.startDetached() else { throw VMError("cannot start a host thread") }
                 lifecycle.withLock { $0.finishStart(succeeded: true) }
             } catch {
                 boot.withLock { $0 = nil }

@@ -26,10 +26,11 @@ enum Swiftlet {
     /// `reply.input`, as a person typing at a prompt would.
     static func run(_ arguments: [String], input: Data = Data(), environment: [String: String] = [:],
                     timeout: Double = 60, until marker: String? = nil,
-                    reply: (after: String, input: Data)? = nil, launcher: [String] = []) throws -> SwiftletRun {
+                    reply: (after: String, input: Data)? = nil, launcher: [String] = [],
+                    binary: String = TestEnvironment.swiftletBinary) throws -> SwiftletRun {
         let process = Process()
         // `launcher` runs swiftlet through another command (`ip netns exec NS`).
-        let command = launcher + [TestEnvironment.swiftletBinary] + arguments
+        let command = launcher + [binary] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Where the tests find swiftlet, the test guest and the guest images, and whether this
 /// host can run guests at all. scripts/test sets the variables; the defaults suit a
@@ -42,9 +43,18 @@ enum TestEnvironment {
     /// PVM: guest ring 0 is emulated and Linux user space cannot run (DEVELOPERS.md).
     static var isPVM: Bool { FileManager.default.fileExists(atPath: "/sys/module/kvm_pvm") }
 
-    /// Says loudly why a test does not run, in the test log and on stderr.
-    static func skipped(_ test: String, because reason: String) {
+    /// Ends the running test as skipped, with the reason, through the test framework (it
+    /// is reported as skipped, never as passed), and says so loudly on stderr too.
+    static func skipped(_ test: String, because reason: String) throws -> Never {
         FileHandle.standardError.write(Data("SKIPPED: \(test): \(reason)\n".utf8))
+        try Test.cancel("skipped: \(reason)")
+    }
+
+    /// Says loudly that one part of a test that otherwise ran could not run here (Linux
+    /// user space on PVM, after the kernel-level checks passed): the test's own checks
+    /// stand, so it is not cancelled, but the gap is named on stderr.
+    static func partNotRun(_ part: String, because reason: String) {
+        FileHandle.standardError.write(Data("SKIPPED: \(part): \(reason)\n".utf8))
     }
 
     /// A fresh temporary directory for one test.

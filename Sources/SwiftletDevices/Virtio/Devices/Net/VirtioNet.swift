@@ -6,6 +6,11 @@
 /// told to stop reporting packets (`setReceiving(false)`), and the packet in hand is
 /// kept, not dropped; the guest's next receive kick resumes it.
 ///
+/// A broken ring fails the device until the driver resets it (virtio 1.2 section 2.1.2):
+/// it stops listening to the backend and serves neither queue, so a backend that stays
+/// readable (a tap full of frames, on a level-triggered loop) cannot keep calling a
+/// device that would only fail again.
+///
 /// Threading: serves one thread (the event loop), like `Virtqueue`; `@unchecked Sendable`
 /// only so it can be handed to that thread.
 public final class VirtioNet: VirtioDeviceCore, @unchecked Sendable {
@@ -29,6 +34,8 @@ public final class VirtioNet: VirtioDeviceCore, @unchecked Sendable {
     var heldChains: [DescriptorChain] = []
     /// Whether the backend was last told to report packets.
     var receiving = false
+    /// A ring broke: nothing is served until `reset()`.
+    private(set) var failed = false
 
     // MARK: What --verbose and tests see
 
@@ -72,6 +79,7 @@ public final class VirtioNet: VirtioDeviceCore, @unchecked Sendable {
         negotiated = features & deviceFeatures
         receiveQueue = queues[VirtioNetProtocol.receiveQueue]
         transmitQueue = queues[VirtioNetProtocol.transmitQueue]
+        failed = false
         backend.setOffloads(VirtioNetOffloads(negotiated: negotiated))
         // Receiving starts with the first receive kick (TransportedDevice kicks every
         // queue after activation): that is when we know whether there are buffers.
@@ -83,21 +91,36 @@ public final class VirtioNet: VirtioDeviceCore, @unchecked Sendable {
         negotiated = 0
         heldChains = []
         packetLength = nil
+        failed = false
         setReceiving(false)
     }
 
     public func process(queue index: Int) throws(VirtqueueError) -> Bool {
         switch index {
-        case VirtioNetProtocol.receiveQueue: return try receivePackets()
-        case VirtioNetProtocol.transmitQueue: return try transmitPackets()
+        case VirtioNetProtocol.receiveQueue: return try failingOnError(receivePackets)
+        case VirtioNetProtocol.transmitQueue: return try failingOnError(transmitPackets)
         default: return false
         }
     }
 
     /// The backend has packets waiting: move them to the guest. Returns true when the
-    /// driver should be interrupted on the receive queue.
+    /// driver should be interrupted on the receive queue. Throws only for a broken ring,
+    /// after which the backend is no longer listened to.
     public func backendReadable() throws(VirtqueueError) -> Bool {
-        try receivePackets()
+        try failingOnError(receivePackets)
+    }
+
+    /// Runs `work` unless the device already failed; a ring error fails it, which lets go
+    /// of the backend until the driver's reset.
+    private func failingOnError(_ work: () throws(VirtqueueError) -> Bool) throws(VirtqueueError) -> Bool {
+        guard !failed else { return false }
+        do {
+            return try work()
+        } catch {
+            failed = true
+            setReceiving(false)
+            throw error
+        }
     }
 
     var mergeableBuffers: Bool { negotiated & VirtioNetProtocol.featureMergeableRxBuffers != 0 }
