@@ -1,6 +1,6 @@
 /*
- * mode=hostile: a driver that attacks Swiftlet's virtio-pci devices (the rng and,
- * with a disk, the block device).  It sets each device up by itself, submits
+ * mode=hostile: a driver that attacks Swiftlet's virtio devices (the rng and,
+ * with a disk, the block device), over PCI or, with transport=mmio, virtio-mmio.  It sets each device up by itself, submits
  * malformed work, and checks the device answered as virtio 1.2 asks: the chain
  * came back in the used ring, or DEVICE_NEEDS_RESET (status 0x40, 2.1.2) is set,
  * or the bad register value was refused.  After every attack a device reset and a
@@ -43,6 +43,7 @@
 struct hdev {
 	const char *name;
 	u16 id, devfn;
+	bool mmio;	/* bar is then the virtio-mmio window */
 	u64 bar;
 };
 
@@ -60,7 +61,34 @@ static struct {
 static u16 avail_idx;
 
 static u64 com(struct hdev *d, u32 off) { return d->bar + BAR_COMMON + off; }
-static u8 status(struct hdev *d) { return mmio_rd8(com(d, C_STATUS)); }
+static u64 reg(struct hdev *d, u32 off) { return d->bar + off; }
+
+static u8 status(struct hdev *d)
+{
+	return d->mmio ? (u8)mmio_rd32(reg(d, VMMIO_STATUS)) : mmio_rd8(com(d, C_STATUS));
+}
+
+static void set_status(struct hdev *d, u8 s)
+{
+	if (d->mmio)
+		mmio_wr32(reg(d, VMMIO_STATUS), s);
+	else
+		mmio_wr8(com(d, C_STATUS), s);
+}
+
+/* Queue 0's "enabled" (PCI queue_enable, MMIO QueueReady). */
+static bool queue0_enabled(struct hdev *d)
+{
+	if (d->mmio) {
+		mmio_wr32(reg(d, VMMIO_QUEUE_SEL), 0);
+		return mmio_rd32(reg(d, VMMIO_QUEUE_READY)) != 0;
+	}
+	mmio_wr16(com(d, C_Q_SELECT), 0);
+	return mmio_rd16(com(d, C_Q_ENABLE)) != 0;
+}
+
+/* Where the device-specific configuration starts. */
+static u64 device_config(struct hdev *d) { return d->bar + (d->mmio ? VMMIO_CONFIG : BAR_DEVICE); }
 static volatile u16 *used_idx(void) { return (volatile u16 *)&r.used[0] + 1; }
 
 static void wr64(u64 a, u64 v)
@@ -71,7 +99,7 @@ static void wr64(u64 a, u64 v)
 
 static bool reset(struct hdev *d)
 {
-	mmio_wr8(com(d, C_STATUS), 0);
+	set_status(d, 0);
 	struct deadline t;
 	deadline_start(&t, 1000);
 	while (status(d) != 0)
@@ -88,22 +116,33 @@ static u8 setup(struct hdev *d, u64 features, u16 qsize)
 		return 0xFF;
 	memset(&r, 0, sizeof(r));
 	avail_idx = 0;
-	mmio_wr8(com(d, C_STATUS), S_ACK | S_DRIVER);
-	mmio_wr32(com(d, C_GFSELECT), 0);
-	mmio_wr32(com(d, C_GF), (u32)features);
-	mmio_wr32(com(d, C_GFSELECT), 1);
-	mmio_wr32(com(d, C_GF), (u32)(features >> 32));
-	mmio_wr8(com(d, C_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
+	set_status(d, S_ACK | S_DRIVER);
+	u64 select = d->mmio ? reg(d, VMMIO_DRIVER_FEATURES_SEL) : com(d, C_GFSELECT);
+	u64 window = d->mmio ? reg(d, VMMIO_DRIVER_FEATURES) : com(d, C_GF);
+	mmio_wr32(select, 0);
+	mmio_wr32(window, (u32)features);
+	mmio_wr32(select, 1);
+	mmio_wr32(window, (u32)(features >> 32));
+	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK);
 	if (!(status(d) & S_FEATURES_OK))
 		return status(d);
-	mmio_wr16(com(d, C_Q_SELECT), 0);
-	mmio_wr16(com(d, C_Q_SIZE), qsize);
 	r.avail[0] = 1;	/* no interrupts: we poll */
-	wr64(com(d, C_Q_DESC), (u64)(uintptr_t)r.desc);
-	wr64(com(d, C_Q_DRIVER), (u64)(uintptr_t)r.avail);
-	wr64(com(d, C_Q_DEVICE), (u64)(uintptr_t)r.used);
-	mmio_wr16(com(d, C_Q_ENABLE), 1);
-	mmio_wr8(com(d, C_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	if (d->mmio) {
+		mmio_wr32(reg(d, VMMIO_QUEUE_SEL), 0);
+		mmio_wr32(reg(d, VMMIO_QUEUE_NUM), qsize);
+		wr64(reg(d, VMMIO_QUEUE_DESC), (u64)(uintptr_t)r.desc);
+		wr64(reg(d, VMMIO_QUEUE_DRIVER), (u64)(uintptr_t)r.avail);
+		wr64(reg(d, VMMIO_QUEUE_DEVICE), (u64)(uintptr_t)r.used);
+		mmio_wr32(reg(d, VMMIO_QUEUE_READY), 1);
+	} else {
+		mmio_wr16(com(d, C_Q_SELECT), 0);
+		mmio_wr16(com(d, C_Q_SIZE), qsize);
+		wr64(com(d, C_Q_DESC), (u64)(uintptr_t)r.desc);
+		wr64(com(d, C_Q_DRIVER), (u64)(uintptr_t)r.avail);
+		wr64(com(d, C_Q_DEVICE), (u64)(uintptr_t)r.used);
+		mmio_wr16(com(d, C_Q_ENABLE), 1);
+	}
+	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	return status(d);
 }
 
@@ -120,7 +159,10 @@ static void kick(struct hdev *d, u16 head, u16 step)
 	avail_idx = (u16)(avail_idx + step);
 	r.avail[1] = avail_idx;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	mmio_wr16(d->bar + BAR_NOTIFY, 0);
+	if (d->mmio)
+		mmio_wr32(reg(d, VMMIO_QUEUE_NOTIFY), 0);
+	else
+		mmio_wr16(d->bar + BAR_NOTIFY, 0);
 }
 
 /* The spec's answers to a malformed chain: returned, or the device needs reset. */
@@ -229,8 +271,7 @@ static void b_readable_after_writable(void)
 static void attack_queue_size(struct hdev *d, u16 size, const char *name)
 {
 	u8 s = setup(d, VIRTIO_F_VERSION_1, size);
-	mmio_wr16(com(d, C_Q_SELECT), 0);
-	bool enabled = mmio_rd16(com(d, C_Q_ENABLE));
+	bool enabled = queue0_enabled(d);
 	const char *err = NULL;
 	if (enabled && (s & S_DRIVER_OK) && !(s & S_NEEDS_RESET))
 		err = "queue enabled with a bad size and no DEVICE_NEEDS_RESET";
@@ -268,14 +309,48 @@ static void attack_msix(struct hdev *d)
 static void attack_config_past_end(struct hdev *d)
 {
 	setup(d, VIRTIO_F_VERSION_1, QSIZE);
-	u32 before = mmio_rd32(d->bar + BAR_DEVICE);
-	mmio_wr32(d->bar + BAR_DEVICE, 0xDEADBEEF);	/* read-only fields */
-	mmio_wr32(d->bar + BAR_DEVICE + 0xFFE, 0xDEADBEEF);	/* straddles the end */
-	mmio_wr32(d->bar + BAR_DEVICE + 0x100, 0xDEADBEEF);
-	u32 after = mmio_rd32(d->bar + BAR_DEVICE);
-	u32 past = mmio_rd32(d->bar + BAR_DEVICE + 0x100);
+	u64 config = device_config(d);
+	/* The region's last bytes: BAR0's 4 KiB device region, or the end
+	 * of the 0x200-byte virtio-mmio window; then past any device's
+	 * configuration but inside the region. */
+	u32 end = d->mmio ? 0x100 : 0x1000, past_at = d->mmio ? 0xC0 : 0x100;
+	u32 before = mmio_rd32(config);
+	mmio_wr32(config, 0xDEADBEEF);	/* read-only fields */
+	mmio_wr32(config + end - 2, 0xDEADBEEF);	/* straddles the end */
+	mmio_wr32(config + past_at, 0xDEADBEEF);
+	u32 after = mmio_rd32(config);
+	u32 past = mmio_rd32(config + past_at);
 	report(d, "config-past-end", before != after ? "device config changed by a write"
 				     : past != 0 ? "bytes past the config read back non-zero" : NULL);
+}
+
+/* virtio-mmio's registers: only aligned 32-bit accesses count (4.2.2.2),
+ * read-only ones stay so, and a selector past 16 bits selects nothing. */
+static void attack_mmio_registers(struct hdev *d)
+{
+	u8 s = setup(d, VIRTIO_F_VERSION_1, QSIZE);
+	mmio_wr8(reg(d, VMMIO_STATUS), 0);	/* a byte-wide reset: ignored */
+	mmio_wr16(reg(d, VMMIO_STATUS), 0);
+	u8 after = status(d);
+	mmio_wr32(reg(d, VMMIO_MAGIC), 0);
+	mmio_wr32(reg(d, VMMIO_DEVICE_ID), 0);
+	mmio_wr32(reg(d, VMMIO_CONFIG_GENERATION), 0x55);
+	u32 magic = mmio_rd32(reg(d, VMMIO_MAGIC)), id = mmio_rd32(reg(d, VMMIO_DEVICE_ID));
+	u32 unaligned = mmio_rd32(reg(d, VMMIO_MAGIC + 2));
+	mmio_wr32(reg(d, VMMIO_QUEUE_SEL), 0x10000);	/* queue 0 if truncated */
+	u32 max = mmio_rd32(reg(d, VMMIO_QUEUE_NUM_MAX));
+	mmio_wr32(reg(d, VMMIO_QUEUE_NOTIFY), 0xFFFF);	/* no such queue */
+	mmio_wr32(reg(d, VMMIO_INTERRUPT_ACK), 0xFFFFFFFF);
+	const char *err = NULL;
+	if (after != s)
+		err = "a byte or halfword write to Status took";
+	else if (magic != VMMIO_MAGIC_VALUE || id != d->id)
+		err = "a read-only register changed";
+	else if (unaligned != 0)
+		err = "an unaligned register read answered";
+	else if (max != 0)
+		err = "QueueSel 0x10000 selected a queue";
+	report(d, "mmio-registers", err);
 }
 
 static void attack(struct hdev *d)
@@ -296,7 +371,10 @@ static void attack(struct hdev *d)
 	attack_queue_size(d, 0, "queue-size-0");
 	attack_queue_size(d, 0x8000, "queue-size-too-big");
 	attack_features(d);
-	attack_msix(d);
+	if (d->mmio)
+		attack_mmio_registers(d);
+	else
+		attack_msix(d);
 	attack_config_past_end(d);
 	reset(d);
 }
@@ -309,6 +387,15 @@ void mode_hostile(void)
 	};
 	for (unsigned i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		struct hdev *d = &devs[i];
+		d->mmio = virtio_mmio_wanted();
+		if (d->mmio) {
+			u32 irq;
+			if (mmio_find(d->id, &d->bar, &irq))
+				attack(d);
+			else
+				print("hostile: no %s device\n", d->name);
+			continue;
+		}
 		if (!pci_find(VIRTIO_VENDOR, (u16)(0x1040 + d->id), &d->devfn)) {
 			print("hostile: no %s device\n", d->name);
 			continue;

@@ -1,7 +1,9 @@
 /*
- * The virtio PCI transport (virtio 1.2, 4.1) and split virtqueues (2.7),
- * driven by polling: no interrupts, so the IDT stays as it is and every
- * wait is bounded.  Section numbers below are virtio 1.2's.
+ * The virtio PCI (virtio 1.2, 4.1) and virtio-mmio (4.2) transports and
+ * split virtqueues (2.7), driven by polling: no interrupts, so the IDT
+ * stays as it is and every wait is bounded.  The device files see one
+ * driver; only the register accesses here differ.  Section numbers below
+ * are virtio 1.2's.
  */
 #include "virtio.h"
 
@@ -61,13 +63,21 @@ static unsigned rings_used;
 
 static u64 common(struct virtio_dev *d, u32 off) { return d->common + off; }
 
+/* virtio-mmio's registers are 32 bits wide, and accessed only so (4.2.2.2). */
+static u64 reg(struct virtio_dev *d, u32 off) { return d->base + off; }
+
 static void set_status(struct virtio_dev *d, u8 bits)
 {
-	mmio_wr8(common(d, COMMON_STATUS), bits);
+	if (d->mmio)
+		mmio_wr32(reg(d, VMMIO_STATUS), bits);
+	else
+		mmio_wr8(common(d, COMMON_STATUS), bits);
 }
 
 static u8 status(struct virtio_dev *d)
 {
+	if (d->mmio)
+		return (u8)mmio_rd32(reg(d, VMMIO_STATUS));
 	return mmio_rd8(common(d, COMMON_STATUS));
 }
 
@@ -79,25 +89,44 @@ static void write64(u64 a, u64 v)
 	mmio_wr32(a + 4, (u32)(v >> 32));
 }
 
+/* The select/window pairs: device features, then driver features. */
+static u64 feature_select(struct virtio_dev *d, bool driver)
+{
+	if (d->mmio)
+		return reg(d, driver ? VMMIO_DRIVER_FEATURES_SEL : VMMIO_DEVICE_FEATURES_SEL);
+	return common(d, driver ? COMMON_GFSELECT : COMMON_DFSELECT);
+}
+
+static u64 feature_window(struct virtio_dev *d, bool driver)
+{
+	if (d->mmio)
+		return reg(d, driver ? VMMIO_DRIVER_FEATURES : VMMIO_DEVICE_FEATURES);
+	return common(d, driver ? COMMON_GF : COMMON_DF);
+}
+
 static u64 read_features(struct virtio_dev *d)
 {
-	mmio_wr32(common(d, COMMON_DFSELECT), 0);
-	u64 lo = mmio_rd32(common(d, COMMON_DF));
-	mmio_wr32(common(d, COMMON_DFSELECT), 1);
-	return lo | (u64)mmio_rd32(common(d, COMMON_DF)) << 32;
+	mmio_wr32(feature_select(d, false), 0);
+	u64 lo = mmio_rd32(feature_window(d, false));
+	mmio_wr32(feature_select(d, false), 1);
+	return lo | (u64)mmio_rd32(feature_window(d, false)) << 32;
 }
 
 static void write_features(struct virtio_dev *d, u64 f)
 {
-	mmio_wr32(common(d, COMMON_GFSELECT), 0);
-	mmio_wr32(common(d, COMMON_GF), (u32)f);
-	mmio_wr32(common(d, COMMON_GFSELECT), 1);
-	mmio_wr32(common(d, COMMON_GF), (u32)(f >> 32));
+	mmio_wr32(feature_select(d, true), 0);
+	mmio_wr32(feature_window(d, true), (u32)f);
+	mmio_wr32(feature_select(d, true), 1);
+	mmio_wr32(feature_window(d, true), (u32)(f >> 32));
 }
 
 bool virtio_present(u16 id)
 {
 	u16 devfn;
+	u64 base;
+	u32 irq;
+	if (virtio_mmio_wanted())
+		return mmio_find(id, &base, &irq);
 	return pci_find(VIRTIO_VENDOR, (u16)(0x1040 + id), &devfn);
 }
 
@@ -147,16 +176,27 @@ static const char *map_structures(struct virtio_dev *d)
 	return NULL;
 }
 
-/* 4.1.5.1.3: select, size, addresses, enable. */
+/* 4.1.5.1.3 (PCI) and 4.2.3.2 (MMIO): select, size, addresses, enable. */
 static const char *setup_queue(struct virtio_dev *d, u16 i)
 {
 	struct virtq *q = &d->vq[i];
-	mmio_wr16(common(d, COMMON_Q_SELECT), i);
-	u16 max = mmio_rd16(common(d, COMMON_Q_SIZE));
+	u16 max;
+	if (d->mmio) {
+		mmio_wr32(reg(d, VMMIO_QUEUE_SEL), i);
+		if (mmio_rd32(reg(d, VMMIO_QUEUE_READY)))
+			return "QueueReady set right after reset";
+		u32 num_max = mmio_rd32(reg(d, VMMIO_QUEUE_NUM_MAX));
+		if (num_max > 0x8000)
+			return "QueueNumMax above 32768";
+		max = (u16)num_max;
+	} else {
+		mmio_wr16(common(d, COMMON_Q_SELECT), i);
+		max = mmio_rd16(common(d, COMMON_Q_SIZE));
+		if (max != 0 && mmio_rd16(common(d, COMMON_Q_ENABLE)))
+			return "queue enabled right after reset";
+	}
 	if (max == 0)
 		return "queue size 0 (no such queue)";
-	if (mmio_rd16(common(d, COMMON_Q_ENABLE)))
-		return "queue enabled right after reset";
 	if (rings_used == sizeof(rings) / sizeof(rings[0]))
 		return "out of ring memory";
 	struct ring_mem *r = &rings[rings_used++];
@@ -174,11 +214,22 @@ static const char *setup_queue(struct virtio_dev *d, u16 i)
 	/* We poll; interrupts would only cost the VMM an injection. */
 	q->avail[0] = AVAIL_F_NO_INTERRUPT;
 
+	if (d->mmio) {
+		q->notify = reg(d, VMMIO_QUEUE_NOTIFY);
+		q->notify32 = true;
+		mmio_wr32(reg(d, VMMIO_QUEUE_NUM), q->size);
+		write64(reg(d, VMMIO_QUEUE_DESC), (u64)(uintptr_t)r->desc);
+		write64(reg(d, VMMIO_QUEUE_DRIVER), (u64)(uintptr_t)r->avail);
+		write64(reg(d, VMMIO_QUEUE_DEVICE), (u64)(uintptr_t)r->used);
+		mmio_wr32(reg(d, VMMIO_QUEUE_READY), 1);
+		return NULL;
+	}
 	u16 notify_off = mmio_rd16(common(d, COMMON_Q_NOTIFY_OFF));
 	u64 at = (u64)notify_off * d->notify_mult;
 	if (at + 2 > d->notify_len)	/* 4.1.4.4.1 */
 		return "queue notify address beyond the notification structure";
 	q->notify = d->notify + at;
+	q->notify32 = false;
 
 	mmio_wr16(common(d, COMMON_Q_SIZE), q->size);
 	write64(common(d, COMMON_Q_DESC), (u64)(uintptr_t)r->desc);
@@ -220,12 +271,23 @@ bool virtio_init(struct virtio_dev *d, u16 id, u64 want, unsigned queues)
 	memcpy(check_name, d->name, n);
 	memcpy(check_name + n, "-init", 6);
 
-	if (!pci_find(VIRTIO_VENDOR, (u16)(0x1040 + id), &d->devfn))
-		return check(check_name, false, "no device 1af4:%04x on bus 0", 0x1040 + id);
-	const char *err = map_structures(d);
-	if (err)
-		return check(check_name, false, "00:%02x.%u: %s", d->devfn >> 3, d->devfn & 7, err);
-	pci_enable(d->devfn);
+	const char *err;
+	d->mmio = virtio_mmio_wanted();
+	if (d->mmio) {
+		if (!mmio_find(id, &d->base, &d->irq))
+			return check(check_name, false, "no virtio-mmio device of type %u", id);
+		/* The device configuration runs from 0x100 to the end of the
+		 * 0x200-byte window every VMM gives (4.2.2). */
+		d->device = d->base + VMMIO_CONFIG;
+		d->device_len = 0x100;
+	} else {
+		if (!pci_find(VIRTIO_VENDOR, (u16)(0x1040 + id), &d->devfn))
+			return check(check_name, false, "no device 1af4:%04x on bus 0", 0x1040 + id);
+		err = map_structures(d);
+		if (err)
+			return check(check_name, false, "00:%02x.%u: %s", d->devfn >> 3, d->devfn & 7, err);
+		pci_enable(d->devfn);
+	}
 
 	if (!reset_and_wait(d))
 		return check(check_name, false, "device status still %x after writing 0",
@@ -245,7 +307,8 @@ bool virtio_init(struct virtio_dev *d, u16 id, u64 want, unsigned queues)
 		return check(check_name, false, "FEATURES_OK did not stick for features %lx",
 			     d->features);
 	}
-	u16 nq = mmio_rd16(common(d, COMMON_NUM_QUEUES));
+	/* virtio-mmio has no queue count: setup_queue asks QueueNumMax instead. */
+	u16 nq = d->mmio ? (u16)queues : mmio_rd16(common(d, COMMON_NUM_QUEUES));
 	if (nq < queues) {
 		set_status(d, S_FAILED);
 		return check(check_name, false, "num_queues is %u, need %u", nq, queues);
@@ -258,8 +321,12 @@ bool virtio_init(struct virtio_dev *d, u16 id, u64 want, unsigned queues)
 		}
 	}
 	set_status(d, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	print("virtio: %s at 00:%02x.%u, features offered %lx, accepted %lx\n", d->name,
-	      d->devfn >> 3, d->devfn & 7, d->offered, d->features);
+	if (d->mmio)
+		print("virtio: %s at mmio %lx (irq %u), features offered %lx, accepted %lx\n", d->name,
+		      d->base, d->irq, d->offered, d->features);
+	else
+		print("virtio: %s at 00:%02x.%u, features offered %lx, accepted %lx\n", d->name,
+		      d->devfn >> 3, d->devfn & 7, d->offered, d->features);
 	u8 s = status(d);
 	return check(check_name, !(s & S_FAILED) && (s & S_DRIVER_OK),
 		     "device status %x after DRIVER_OK", s);
@@ -278,6 +345,8 @@ u32 virtio_config32(struct virtio_dev *d, u32 off)
 
 u8 virtio_config_generation(struct virtio_dev *d)
 {
+	if (d->mmio)
+		return (u8)mmio_rd32(reg(d, VMMIO_CONFIG_GENERATION));
 	return mmio_rd8(common(d, COMMON_CFG_GENERATION));
 }
 
@@ -311,17 +380,25 @@ static void vq_publish(struct virtq *q, u16 head, const struct vseg *segs, unsig
 	mb();
 }
 
+static void vq_kick(struct virtq *q)
+{
+	if (q->notify32)
+		mmio_wr32(q->notify, q->index);
+	else
+		mmio_wr16(q->notify, q->index);
+}
+
 void vq_submit(struct virtq *q, u16 head, const struct vseg *segs, unsigned n)
 {
 	vq_publish(q, head, segs, n);
-	mmio_wr16(q->notify, q->index);
+	vq_kick(q);
 }
 
 void vq_submit_lazy(struct virtq *q, u16 head, const struct vseg *segs, unsigned n)
 {
 	vq_publish(q, head, segs, n);
 	if (!(q->used[0] & VRING_USED_F_NO_NOTIFY))
-		mmio_wr16(q->notify, q->index);
+		vq_kick(q);
 }
 
 /* Takes one used element if there is one (2.7.14). */

@@ -1,6 +1,7 @@
 /*
- * A polling virtio 1.2 driver over PCI (modern devices only): the
- * transport (virtio.c) and what the device files share.
+ * A polling virtio 1.2 driver over PCI or virtio-mmio (modern devices
+ * only): the transports (virtio.c, virtio_mmio.c) and what the device
+ * files share.  `transport=mmio` on the command line picks virtio-mmio.
  */
 #ifndef VIRTIO_H
 #define VIRTIO_H
@@ -42,11 +43,15 @@ struct virtq {
 	volatile u16 *avail;	/* flags, idx, ring[size], used_event */
 	volatile u16 *used;	/* flags, idx, then vring_used_elem[size] */
 	u64 notify;		/* where the queue index is written to kick it */
+	bool notify32;		/* with a 32-bit write (virtio-mmio), else 16-bit */
 };
 
 struct virtio_dev {
 	const char *name;	/* "console", "blk", "rng", "net": line and check prefix */
 	u16 devfn;
+	bool mmio;			/* on virtio-mmio at `base`, not PCI */
+	u64 base;
+	u32 irq;			/* virtio-mmio: the pin discovery named */
 	u64 common, device, notify;	/* mapped structures (4.1.4) */
 	u32 device_len, notify_len, notify_mult;
 	u64 offered, features;		/* device features, negotiated ones */
@@ -59,6 +64,35 @@ struct vseg {
 	u32 len;
 	bool device_writes;
 };
+
+/* virtio-mmio registers, version 2 (4.2.2), from the window's base. */
+#define VMMIO_MAGIC		0x000	/* "virt" */
+#define VMMIO_VERSION		0x004
+#define VMMIO_DEVICE_ID		0x008
+#define VMMIO_VENDOR_ID		0x00C
+#define VMMIO_DEVICE_FEATURES	0x010
+#define VMMIO_DEVICE_FEATURES_SEL 0x014
+#define VMMIO_DRIVER_FEATURES	0x020
+#define VMMIO_DRIVER_FEATURES_SEL 0x024
+#define VMMIO_QUEUE_SEL		0x030
+#define VMMIO_QUEUE_NUM_MAX	0x034
+#define VMMIO_QUEUE_NUM		0x038
+#define VMMIO_QUEUE_READY	0x044
+#define VMMIO_QUEUE_NOTIFY	0x050
+#define VMMIO_INTERRUPT_STATUS	0x060
+#define VMMIO_INTERRUPT_ACK	0x064
+#define VMMIO_STATUS		0x070
+#define VMMIO_QUEUE_DESC	0x080	/* low, then high at +4 */
+#define VMMIO_QUEUE_DRIVER	0x090
+#define VMMIO_QUEUE_DEVICE	0x0A0
+#define VMMIO_CONFIG_GENERATION	0x0FC
+#define VMMIO_CONFIG		0x100
+#define VMMIO_MAGIC_VALUE	0x74726976
+
+/* virtio_mmio.c: whether this boot drives virtio-mmio (transport=mmio),
+ * and the first window holding a version-2 device of type `id`. */
+bool virtio_mmio_wanted(void);
+bool mmio_find(u16 id, u64 *base, u32 *irq);
 
 bool virtio_present(u16 id);
 bool virtio_init(struct virtio_dev *d, u16 id, u64 want, unsigned queues);

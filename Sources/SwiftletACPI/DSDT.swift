@@ -59,6 +59,21 @@ public enum AMLDevices {
         ])
     }
 
+    /// A virtio-mmio device (Linux's virtio_mmio driver matches _HID "LNRO0005"): its
+    /// register window and its own IOAPIC pin, edge-triggered and active-high as the
+    /// transport drives it (`VirtioMMIODevice`). Named VR00, VR01... by `index`.
+    public static func virtioMMIO(index: Int, base: UInt32, size: UInt32, gsi: UInt32) -> AML {
+        let hex = String(index & 0xFF, radix: 16, uppercase: true)
+        return .device("VR" + (hex.count < 2 ? "0" : "") + hex, [
+            .name("_HID", .string("LNRO0005")),
+            .name("_UID", .integer(UInt64(index))),
+            .name("_CRS", .resourceTemplate([
+                .memory32Fixed(base: base, length: size),
+                .interrupt(gsis: [gsi], edgeTriggered: true, activeLow: false),
+            ])),
+        ])
+    }
+
     /// COM1, the keyboard controller and the RTC at their PC addresses.
     public static var legacyPC: [AML] {
         [serial(), keyboard(), rtc()]

@@ -5,6 +5,8 @@ public struct MADT: Sendable, Equatable {
     public static let revision: UInt8 = 5
     public static let localAPICAddress: UInt32 = 0xFEE0_0000
     public static let ioAPICAddress: UInt32 = 0xFEC0_0000
+    /// The IOAPIC's ID, as KVM's IOAPIC starts with it (the MP table says the same).
+    public static let ioAPICID: UInt8 = 0
     /// Flags: PCAT_COMPAT, dual 8259s are present (KVM emulates them).
     public static let pcatCompat: UInt32 = 1
 
@@ -32,7 +34,7 @@ public struct MADT: Sendable, Equatable {
             body.append(le: UInt32(1))
         }
         // I/O APIC (§5.2.12.3): ID 0, GSI base 0.
-        body += [EntryType.ioAPIC.rawValue, 12, 0, 0]
+        body += [EntryType.ioAPIC.rawValue, 12, MADT.ioAPICID, 0]
         body.append(le: MADT.ioAPICAddress)
         body.append(le: UInt32(0))
         // Interrupt Source Override (§5.2.12.5): ISA IRQ 0 -> GSI 2, bus-conforming polarity/trigger.

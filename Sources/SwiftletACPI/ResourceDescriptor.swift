@@ -12,6 +12,11 @@ public enum ResourceDescriptor: Sendable, Equatable {
     case dwordMemory(min: UInt32, max: UInt32, cacheable: Bool)
     /// `QWordMemory(...)`, as `dwordMemory` but above 4 GiB.
     case qwordMemory(min: UInt64, max: UInt64, cacheable: Bool)
+    /// `Memory32Fixed(ReadWrite, base, length)` (§6.4.3.4): a device's register window.
+    case memory32Fixed(base: UInt32, length: UInt32)
+    /// `Interrupt(ResourceConsumer, Edge|Level, ActiveHigh|ActiveLow, Exclusive) {gsis}`
+    /// (§6.4.3.6, the Extended Interrupt Descriptor): GSIs of any number, unlike IRQNoFlags.
+    case interrupt(gsis: [UInt32], edgeTriggered: Bool, activeLow: Bool)
 
     /// A fixed block of `length` ports at `base`.
     public static func ioPort(_ base: UInt16, length: UInt8) -> ResourceDescriptor {
@@ -44,6 +49,19 @@ public enum ResourceDescriptor: Sendable, Equatable {
             bytes.append(le: UInt16(23))
             bytes += [Self.memoryType, Self.fixedProducer, Self.memoryFlags(cacheable)]
             for field in [0, min, max, 0, max &- min &+ 1] { bytes.append(le: field) }
+        case .memory32Fixed(let base, let length):
+            bytes = [0x86]
+            bytes.append(le: UInt16(9))
+            bytes.append(1)  // read-write
+            bytes.append(le: base)
+            bytes.append(le: length)
+        case .interrupt(let gsis, let edgeTriggered, let activeLow):
+            // Flags: consumer (bit 0), edge (bit 1), active-low (bit 2); exclusive, no wake.
+            let flags: UInt8 = 1 | (edgeTriggered ? 2 : 0) | (activeLow ? 4 : 0)
+            bytes = [0x89]
+            bytes.append(le: UInt16(2 + 4 * gsis.count))
+            bytes += [flags, UInt8(truncatingIfNeeded: gsis.count)]
+            for gsi in gsis { bytes.append(le: gsi) }
         case .qwordMemory(let min, let max, let cacheable):
             bytes = [0x8A]
             bytes.append(le: UInt16(43))

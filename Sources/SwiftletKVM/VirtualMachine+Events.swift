@@ -21,22 +21,38 @@ public enum GSIRoute: Equatable, Sendable {
 extension VirtualMachine {
     /// Makes a guest write to MMIO `address` signal `event` inside KVM, without an exit to
     /// us: the vCPU goes straight back to the guest and the event loop does the work.
-    public func registerIOEvent(_ event: EventFD, mmioAddress address: UInt64, length: UInt32 = 0) throws(KVMError) {
-        var request = kvm_ioeventfd()
-        request.addr = address
-        request.len = length
-        request.fd = event.descriptor
+    /// With `datamatch`, only a write of exactly `length` bytes (1, 2, 4 or 8) carrying
+    /// that value does, so several eventfds can share one register (virtio-mmio's
+    /// QueueNotify, where the value is the queue's index); other writes exit as usual.
+    public func registerIOEvent(
+        _ event: EventFD, mmioAddress address: UInt64, length: UInt32 = 0, datamatch: UInt64? = nil
+    ) throws(KVMError) {
+        var request = Self.ioEventRequest(event, address: address, length: length, datamatch: datamatch)
         try fd.ioctl(CKVM_IOEVENTFD, &request, "register an I/O eventfd at 0x\(String(address, radix: 16))")
     }
 
-    /// Undoes `registerIOEvent` (a BAR moved, or the device was reset).
-    public func unregisterIOEvent(_ event: EventFD, mmioAddress address: UInt64, length: UInt32 = 0) throws(KVMError) {
+    /// Undoes `registerIOEvent` (a BAR moved, or the device was reset): the same address,
+    /// length and datamatch name the registration.
+    public func unregisterIOEvent(
+        _ event: EventFD, mmioAddress address: UInt64, length: UInt32 = 0, datamatch: UInt64? = nil
+    ) throws(KVMError) {
+        var request = Self.ioEventRequest(event, address: address, length: length, datamatch: datamatch)
+        request.flags |= CKVM_IOEVENTFD_FLAG_DEASSIGN
+        try fd.ioctl(CKVM_IOEVENTFD, &request, "unregister an I/O eventfd at 0x\(String(address, radix: 16))")
+    }
+
+    private static func ioEventRequest(
+        _ event: EventFD, address: UInt64, length: UInt32, datamatch: UInt64?
+    ) -> kvm_ioeventfd {
         var request = kvm_ioeventfd()
         request.addr = address
         request.len = length
         request.fd = event.descriptor
-        request.flags = CKVM_IOEVENTFD_FLAG_DEASSIGN
-        try fd.ioctl(CKVM_IOEVENTFD, &request, "unregister an I/O eventfd at 0x\(String(address, radix: 16))")
+        if let datamatch {
+            request.datamatch = datamatch
+            request.flags = CKVM_IOEVENTFD_FLAG_DATAMATCH
+        }
+        return request
     }
 
     /// Makes a signal on `event` raise interrupt `gsi` (as routed by `setGSIRouting`).

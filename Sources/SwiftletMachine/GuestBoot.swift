@@ -60,25 +60,29 @@ final class GuestBoot: Sendable {
             control: run.control, panicRebootTimeout: config.panicRebootTimeout, logger: logger)
         keyboard = legacy.keyboard
 
-        // Virtio devices on PCI, in the configured order, served by the event loop's thread.
+        // Virtio devices on PCI or virtio-mmio, in the configured order, served by the
+        // event loop's thread.
         let loop = try EventLoop()
-        let pci = try PCIDevices(vm: vm, memory: memory, ports: ports, mmio: mmio, loop: loop, control: run.control, logger: logger)
         let context = DeviceBuildContext(
             loop: loop, logger: logger, consoleOutput: run.consoleOutput, console: run.console, serial: legacy.serial)
-        for spec in run.devices {
-            try pci.add(try spec.build(in: context), name: spec.name)
-        }
+        let arguments = run.host.extraKernelArguments + config.kernelArguments
+        let virtio = try VirtioDevices(
+            transport: config.transport, specs: run.devices, context: context, guestArguments: arguments, vm: vm,
+            memory: memory, ports: ports, mmio: mmio, control: run.control, logger: logger)
 
-        // Firmware tables, then the kernel, initrd and command line.
+        // Firmware tables (ACPI, and the MP table for acpi=off guests), then the kernel,
+        // initrd and command line.
         let tables = try ACPITables(
-            cpuCount: config.cpus, dsdtDevices: AMLDevices.legacyPC + [AMLDevices.pvpanic()] + PCIDevices.dsdtDevices,
-            extraTables: PCIDevices.acpiTables
+            cpuCount: config.cpus, dsdtDevices: AMLDevices.legacyPC + [AMLDevices.pvpanic()] + virtio.dsdtDevices,
+            extraTables: virtio.acpiTables
         ).build(at: BootLayout.rsdp.value)
         try memory.write(bytes: tables, at: BootLayout.rsdp)
+        let mpTable = try MPTable(cpuCount: config.cpus, devicePins: virtio.interruptPins).build(at: MPTable.defaultBase)
+        try memory.write(bytes: mpTable, at: GuestAddress(MPTable.defaultBase))
         let entry = try LinuxBootLoader.load(
             kernelPath: config.kernelPath, initrdPath: config.initrdPath,
-            arguments: run.host.extraKernelArguments + config.kernelArguments, memory: memory, rsdp: BootLayout.rsdp,
-            extraReserved: [(PCIDevices.ecamBase, PCIDevices.ecamSize)], decompression: config.kernelDecompression)
+            arguments: arguments + virtio.kernelArguments, memory: memory, rsdp: BootLayout.rsdp,
+            extraReserved: virtio.reserved, decompression: config.kernelDecompression)
         for line in entry.summary.description.split(separator: "\n") { logger.debug("\(line)") }
 
         let vcpus = try Self.makeVCPUs(count: config.cpus, vm: vm, host: run.host, entry: entry)

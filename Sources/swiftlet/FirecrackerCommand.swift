@@ -5,9 +5,7 @@ import SwiftletAPI
 /// it whenever one of its options appears (`APIFrontEnd.isChosen`), so the seed's command
 /// line is untouched.
 struct FirecrackerCommand: ParsableCommand {
-    static let transportHelp = FirecrackerDefaults.virtioMMIOAvailable
-        ? "Devices are virtio-mmio unless --enable-pci."
-        : "Devices are on PCI whatever --enable-pci says, until Swiftlet has virtio-mmio (pci=off is dropped from boot_args)."
+    static let transportHelp = "Devices are virtio-mmio unless --enable-pci (then PCI, and a pci=off in boot_args is dropped)."
 
     static let configuration = CommandConfiguration(
         commandName: "swiftlet",

@@ -67,6 +67,12 @@ struct SwiftletCommand: ParsableCommand {
                 valueName: "who"))
     var kernelDecompression: String = KernelDecompression.host.rawValue
 
+    @Option(name: .long,
+            help: ArgumentHelp(
+                "How virtio devices reach the guest: pci, or mmio (virtio-mmio; with acpi=off on the kernel command line swiftlet adds virtio_mmio.device= words for them).",
+                valueName: "pci|mmio"))
+    var transport: String = MachineConfig.DeviceTransport.pci.rawValue
+
     @Option(name: .customLong("reset-limit"),
             help: ArgumentHelp("Give up (status 1) when the guest resets more than this many times within --reset-window.", valueName: "n"))
     var resetLimit: Int = MachineConfig.defaultResetLimit
@@ -104,13 +110,17 @@ struct SwiftletCommand: ParsableCommand {
         guard let decompression = KernelDecompression(rawValue: kernelDecompression) else {
             throw UsageError("--kernel-decompression: '\(kernelDecompression)' is neither host nor guest")
         }
+        guard let deviceTransport = MachineConfig.DeviceTransport(rawValue: transport) else {
+            throw UsageError("--transport: '\(transport)' is neither pci nor mmio")
+        }
         guard resetLimit >= 0 else { throw UsageError("--reset-limit must be 0 or more") }
         guard resetWindow > 0, resetWindow.isFinite else { throw UsageError("--reset-window must be a positive number of seconds") }
         var config = MachineConfig(
             memoryMiB: try usage { () throws(ConfigError) in try ConfigParsing.memoryMiB(memory) }, cpus: cpus, kernelPath: kernel, initrdPath: initrd,
             kernelArguments: kernelArguments, cpuTemplate: template, verbose: verbose,
             disks: try block.map { text throws(UsageError) in try usage { () throws(ConfigError) in try ConfigParsing.disk(text) } }, rng: !noRNG, networks: networks,
-            resetLimit: resetLimit, resetWindow: resetWindow, kernelDecompression: decompression)
+            resetLimit: resetLimit, resetWindow: resetWindow, kernelDecompression: decompression,
+            transport: deviceTransport)
         if let vsock { config.vsock = try usage { () throws(ConfigError) in try ConfigParsing.vsock(vsock) } }
         return config
     }

@@ -78,4 +78,25 @@ import Testing
         let high = ResourceDescriptor.qwordMemory(min: 0x1_0000_0000, max: 0x1_FFFF_FFFF, cacheable: true).encoded()
         #expect(high.count == 46 && high[5] == 0x03 && high.le(38, 8) == 0x1_0000_0000)
     }
+
+    /// The bytes iasl emits for `Memory32Fixed(ReadWrite, 0xF0000000, 0x200)` and
+    /// `Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) {5}`.
+    @Test func memory32FixedAndExtendedInterruptMatchIasl() {
+        #expect(ResourceDescriptor.memory32Fixed(base: 0xF000_0000, length: 0x200).encoded()
+            == [0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xF0, 0x00, 0x02, 0x00, 0x00])
+        #expect(ResourceDescriptor.interrupt(gsis: [5], edgeTriggered: true, activeLow: false).encoded()
+            == [0x89, 0x06, 0x00, 0x03, 0x01, 0x05, 0x00, 0x00, 0x00])
+        #expect(ResourceDescriptor.interrupt(gsis: [16, 17], edgeTriggered: false, activeLow: true).encoded()
+            == [0x89, 0x0A, 0x00, 0x05, 0x02, 0x10, 0, 0, 0, 0x11, 0, 0, 0])
+    }
+
+    @Test func virtioMMIODeviceCarriesItsWindowAndPin() {
+        let device = AMLDevices.virtioMMIO(index: 10, base: 0xF000_A000, size: 0x200, gsi: 16).bytes
+        #expect(Array(device.prefix(2)) == [0x5B, 0x82])
+        #expect(device.contains(subsequence: Array("VR0A".utf8)))
+        #expect(device.contains(subsequence: [0x08] + Array("_HID".utf8) + [0x0D] + Array("LNRO0005".utf8) + [0]))
+        #expect(device.contains(subsequence: [0x08] + Array("_UID".utf8) + [0x0A, 10]))
+        #expect(device.contains(subsequence: [0x86, 0x09, 0x00, 0x01, 0x00, 0xA0, 0x00, 0xF0, 0x00, 0x02, 0, 0]))
+        #expect(device.contains(subsequence: [0x89, 0x06, 0x00, 0x03, 0x01, 0x10, 0, 0, 0, 0x79]))
+    }
 }

@@ -21,15 +21,9 @@ public enum FirecrackerDefaults {
     /// stdout, so we give such a guest `console=ttyS0` instead.
     public static let bootArguments = "reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd swiotlb=noforce console=ttyS0"
 
-    /// Whether SwiftletMachine can put virtio devices on virtio-mmio yet. Until it can,
-    /// API mode uses PCI whatever the client asked (and `pci=off` is dropped from the
-    /// command line, or the guest would have no devices at all).
-    public static let virtioMMIOAvailable = false
-
     /// How devices reach the guest in API mode: virtio-mmio, as Firecracker's guests
     /// expect, unless --enable-pci. THE place where API mode's transport is chosen.
     public static func transport(enablePCI: Bool) -> MachineConfig.DeviceTransport {
-        guard virtioMMIOAvailable else { return .pci }
-        return enablePCI ? .pci : .mmio
+        enablePCI ? .pci : .mmio
     }
 }

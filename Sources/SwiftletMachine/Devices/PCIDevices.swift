@@ -37,7 +37,7 @@ final class PCIDevices: Sendable {
             guard change.bar == VirtioPCILayout.bar,
                   let slot = doorbells.slots.withLock({ $0[change.slot] }) else { return }
             do {
-                try slot.place(bar0: change.new)
+                try slot.place(at: change.new)
             } catch {
                 control.finish(.failure("\(error)"))
             }
@@ -59,7 +59,7 @@ final class PCIDevices: Sendable {
         let slot = try bus.insert(transport)
         let notifiers = try VirtioNotifiers(transport: transport, queueCount: device.queueMaxSizes.count, vm: vm, loop: loop)
         doorbells.slots.withLock { $0[slot] = notifiers }
-        try notifiers.place(bar0: bus.barAddress(slot: slot, bar: VirtioPCILayout.bar))
+        try notifiers.place(at: bus.barAddress(slot: slot, bar: VirtioPCILayout.bar))
         let bar = bus.barAddress(slot: slot, bar: VirtioPCILayout.bar).map { "0x" + String($0, radix: 16) } ?? "unmapped"
         logger.debug("PCI 00:\(slot).0: \(name) (virtio \(device.deviceType), \(device.queueMaxSizes.count) queues, BAR0 at \(bar), \(vectors) MSI-X vectors)")
         return slot

@@ -212,6 +212,14 @@ struct VirtioCommonConfig {
         return .none
     }
 
+    /// virtio-mmio's QueueReady = 0 (section 4.2.2): a queue not yet running may be taken
+    /// back. Once DRIVER_OK is set the queue stays (no VIRTIO_F_RING_RESET), and the
+    /// driver reading QueueReady back sees so.
+    mutating func disableSelectedQueue() {
+        guard let index = selectedQueue, !has(VirtioDeviceStatus.driverOK) else { return }
+        queues[index].enabled = false
+    }
+
     /// The selected queue, if its registers may still change: it exists, is not enabled,
     /// and the device is not running.
     private var writableQueue: Int? {

@@ -3,38 +3,26 @@ import SwiftletMemory
 
 /// A virtio device on PCI: the modern transport of virtio 1.2 section 4.1, laid out in BAR0
 /// as the "Virtio over PCI" contract says (`VirtioPCILayout`), with MSI-X for interrupts.
+/// The registers, the status machine, kicks and interrupts are `VirtioTransportCore`'s,
+/// shared with virtio-mmio; this class adds PCI's configuration space, BAR0 and MSI-X.
 ///
 /// Everything the guest writes is checked: bad queue sizes, rings outside RAM, DRIVER_OK
 /// without accepted features and devices failing to start all end in DEVICE_NEEDS_RESET
 /// plus a configuration-change interrupt, never in a crash.
 ///
 /// Locking: `serial` orders guest accesses that change transport state (and the device
-/// calls they make); `state` guards the registers and is all that device threads take
-/// when they signal. No device method is called with `state` held.
+/// calls they make); `config` guards the configuration space. Device threads signal
+/// through the core, which takes only its own lock.
 public final class VirtioPCIDevice: PCIDevice {
-    public let device: any VirtioDevice
-    public let memory: GuestMemory
+    public var device: any VirtioDevice { core.device }
+    public var memory: GuestMemory { core.memory }
     /// The MSI-X capability: (queues + 1) vectors, table and PBA in BAR0.
     public let msix: MSIXCapability
     public let name: String
-    private let interruptLine: (any InterruptLine)?
     private let pciCfgOffset: Int
-
-    private struct State {
-        var config: PCIConfigurationSpace
-        var common: VirtioCommonConfig
-        var isr: UInt8 = 0
-        /// Activated and not reset since.
-        var live = false
-        /// Bumped at every reset, so interrupt handles from earlier activations go quiet.
-        var epoch: UInt64 = 0
-        var lastError: VirtioTransportError?
-    }
-
-    private let state: Mutex<State>
+    private let core: VirtioTransportCore
+    private let config: Mutex<PCIConfigurationSpace>
     private let serial = Mutex<Void>(())
-    /// How the machine kicks a queue from the host side (`setDoorbell`).
-    private let doorbell = Mutex<(@Sendable (Int) -> Void)?>(nil)
 
     /// Wraps `device` for PCI. MSI-X messages go to `msiDelivery`; `interruptLine`, if
     /// given, is INTA# for a driver that does not enable MSI-X (it must then read the ISR).
@@ -43,10 +31,8 @@ public final class VirtioPCIDevice: PCIDevice {
         interruptLine: (any InterruptLine)? = nil, name: String? = nil
     ) throws(VirtioTransportError) {
         let maxSizes = device.queueMaxSizes
+        // Checked before the MSI-X table is sized from it; the core checks the sizes.
         guard maxSizes.count <= 255 else { throw .tooManyQueues(maxSizes.count) }
-        for (queue, size) in maxSizes.enumerated() where size == 0 || size > 32768 || size & (size - 1) != 0 {
-            throw .queueMaxSizeInvalid(queue: queue, size: size)
-        }
         let type = device.deviceType
         var config = PCIConfigurationSpace(
             vendorID: VirtioPCILayout.vendorID, deviceID: VirtioPCILayout.deviceIDBase &+ type,
@@ -81,16 +67,21 @@ public final class VirtioPCIDevice: PCIDevice {
         } catch {
             throw .configuration(error)
         }
-        let offered = device.offeredFeatures & ~VirtioFeature.transportReserved | VirtioFeature.transportOffered
-        self.device = device
-        self.memory = memory
+        // With MSI-X enabled interrupts go by vector (section 4.1.5.3); without, through
+        // the ISR and INTA# (section 4.1.5.4).
+        let route = VirtioInterruptRoute(
+            vector: { [msix] vector in
+                guard msix.isEnabled else { return false }
+                if vector != VirtioPCILayout.noVector { msix.signal(vector: Int(vector)) }
+                return true
+            },
+            line: { [interruptLine] level in interruptLine?.set(level: level) })
+        self.core = try VirtioTransportCore(
+            device: device, memory: memory, maxQueues: 255, vectorCount: vectors, route: route)
         self.msix = msix
         self.name = name ?? "virtio-\(type)"
-        self.interruptLine = interruptLine
         self.pciCfgOffset = pciCfgOffset
-        self.state = Mutex(State(
-            config: config,
-            common: VirtioCommonConfig(offeredFeatures: offered, queueMaxSizes: maxSizes, vectorCount: vectors)))
+        self.config = Mutex(config)
     }
 
     /// virtio_pci_cap after cap_vndr and cap_next: cap_len, cfg_type, bar, id, padding[2],
@@ -106,21 +97,19 @@ public final class VirtioPCIDevice: PCIDevice {
     // MARK: Observation (machine and tests)
 
     /// The device status register as the driver sees it.
-    public var status: UInt8 { state.withLock { $0.common.status } }
+    public var status: UInt8 { core.status }
     /// The features the driver wrote (meaningful once FEATURES_OK is set).
-    public var driverFeatures: UInt64 { state.withLock { $0.common.driverFeatures } }
+    public var driverFeatures: UInt64 { core.driverFeatures }
     /// The features offered, transport bits included.
-    public var offeredFeatures: UInt64 { state.withLock { $0.common.offeredFeatures } }
+    public var offeredFeatures: UInt64 { core.offeredFeatures }
     /// Why DEVICE_NEEDS_RESET was last set, for logs.
-    public var lastError: VirtioTransportError? { state.withLock { $0.lastError } }
+    public var lastError: VirtioTransportError? { core.lastError }
     /// The MSI-X vector queue `queue` signals (NO_VECTOR = 0xFFFF), nil if no such queue.
-    public func msixVector(queue: Int) -> UInt16? {
-        state.withLock { s in queue >= 0 && queue < s.common.queues.count ? s.common.queues[queue].msixVector : nil }
-    }
+    public func msixVector(queue: Int) -> UInt16? { core.msixVector(queue: queue) }
 
     // MARK: PCIDevice
 
-    public var configuration: PCIConfigurationSpace { state.withLock { $0.config } }
+    public var configuration: PCIConfigurationSpace { config.withLock { $0 } }
 
     public func configRead(offset: Int, size: Int) -> UInt32 {
         serial.withLock { _ in
@@ -128,14 +117,14 @@ public final class VirtioPCIDevice: PCIDevice {
                 let value = barAccess(offset: window.barOffset, size: window.length, write: nil)
                 return UInt32(truncatingIfNeeded: value >> UInt64(8 * window.shift))
             }
-            return state.withLock { $0.config.read(offset: offset, size: size) }
+            return config.withLock { $0.read(offset: offset, size: size) }
         }
     }
 
     public func configWrite(offset: Int, size: Int, value: UInt32) -> PCIConfigurationSpace.Changes {
         serial.withLock { _ in
-            let (changes, config) = state.withLock { s in
-                (s.config.write(offset: offset, size: size, value: value), s.config)
+            let (changes, config) = self.config.withLock { c in
+                (c.write(offset: offset, size: size, value: value), c)
             }
             msix.configurationWritten(config, offset: offset, size: size)
             if let window = pciCfgData(offset: offset, size: size) {
@@ -151,7 +140,7 @@ public final class VirtioPCIDevice: PCIDevice {
     private func pciCfgData(offset: Int, size: Int) -> (barOffset: UInt64, length: Int, shift: Int)? {
         let data = pciCfgOffset + 16
         guard offset >= data, offset < data + 4 else { return nil }
-        let config = state.withLock { $0.config }
+        let config = self.config.withLock { $0 }
         let bar = config.read(offset: pciCfgOffset + 4, size: 1)
         let barOffset = UInt64(config.read(offset: pciCfgOffset + 8, size: 4))
         let length = Int(config.read(offset: pciCfgOffset + 12, size: 4))
@@ -180,8 +169,8 @@ public final class VirtioPCIDevice: PCIDevice {
     /// Function-level reset: the virtio device, MSI-X and configuration space.
     public func reset() {
         serial.withLock { _ in
-            resetTransport()
-            state.withLock { $0.config.reset() }
+            core.reset()
+            config.withLock { $0.reset() }
             msix.reset()
         }
     }
@@ -197,11 +186,12 @@ public final class VirtioPCIDevice: PCIDevice {
         guard inner + UInt64(size) <= VirtioPCILayout.regionSize else { return 0 }
         switch (region, value) {
         case (VirtioPCILayout.commonOffset, nil):
-            return state.withLock { $0.common.read(offset: inner, size: size) }
+            return core.readCommon(offset: inner, size: size)
         case (VirtioPCILayout.commonOffset, let value?):
-            writeCommon(offset: inner, size: size, value: value)
+            core.writeCommon(offset: inner, size: size, value: value)
         case (VirtioPCILayout.isrOffset, nil):
-            return inner == 0 ? readISR() : 0
+            // Reading the ISR returns and clears it, and drops INTA# (section 4.1.4.5).
+            return inner == 0 ? UInt64(core.readAndClearInterruptStatus()) : 0
         case (VirtioPCILayout.deviceOffset, nil):
             return device.configRead(offset: inner, size: size)
         case (VirtioPCILayout.deviceOffset, let value?):
@@ -220,31 +210,18 @@ public final class VirtioPCIDevice: PCIDevice {
         return 0
     }
 
-    /// Reading the ISR returns and clears it, and drops INTA# (section 4.1.4.5).
-    private func readISR() -> UInt64 {
-        let isr = state.withLock { s in
-            defer { s.isr = 0 }
-            return s.isr
-        }
-        if isr != 0 { interruptLine?.set(level: false) }
-        return UInt64(isr)
-    }
-
     private func notify(offset: UInt64) {
         let multiplier = UInt64(VirtioPCILayout.notifyOffMultiplier)
         guard offset % multiplier == 0 else { return }
-        // A kick through an MMIO exit (no ioeventfd caught it: the PCI_CFG window, tests)
-        // gets one budget of work on the guest's own vCPU; what is left goes to the event
-        // loop through the doorbell rather than looping on a vCPU thread.
-        let index = Int(offset / multiplier)
-        if queueNotified(index) { doorbell.withLock { $0 }?(index) }
+        // A kick through an MMIO exit: no ioeventfd caught it (the PCI_CFG window, tests).
+        core.notify(queue: Int(offset / multiplier))
     }
 
     /// `ring(n)` kicks queue n from the host side, later, on the device's event loop (the
     /// machine signals the queue's ioeventfd): how work left past a device's per-kick
     /// budget gets its next turn. Set before the guest runs.
     public func setDoorbell(_ ring: @escaping @Sendable (Int) -> Void) {
-        doorbell.withLock { $0 = ring }
+        core.setDoorbell(ring)
     }
 
     /// The guest kicked queue `index`: passed on to the device if it is running and the
@@ -253,120 +230,6 @@ public final class VirtioPCIDevice: PCIDevice {
     /// (`VirtioDevice.queueNotified`).
     @discardableResult
     public func queueNotified(_ index: Int) -> Bool {
-        let forward = state.withLock { s in
-            s.live && index >= 0 && index < s.common.queues.count && s.common.queues[index].enabled
-        }
-        return forward && device.queueNotified(index)
-    }
-
-    // MARK: Common configuration and the status machine
-
-    private func writeCommon(offset: UInt64, size: Int, value: UInt64) {
-        let action = state.withLock { $0.common.write(offset: offset, size: size, value: value) }
-        switch action {
-        case .none: break
-        case .reset: resetTransport()
-        case .activate: activate()
-        case .fail(let error): fail(error)
-        }
-    }
-
-    /// DRIVER_OK: build the queues from the driver's addresses and start the device.
-    private func activate() {
-        let (common, epoch) = state.withLock { s in
-            s.live = true
-            return (s.common, s.epoch)
-        }
-        let features = common.driverFeatures
-        var queues: [Virtqueue?] = []
-        for (index, registers) in common.queues.enumerated() {
-            guard registers.enabled else {
-                queues.append(nil)
-                continue
-            }
-            let configuration = VirtqueueConfiguration(
-                size: registers.size, descriptorTable: GuestAddress(registers.descriptorTable),
-                availRing: GuestAddress(registers.driverArea), usedRing: GuestAddress(registers.deviceArea),
-                eventIndex: features & 1 << UInt64(VirtioFeature.ringEventIndex) != 0,
-                indirectDescriptors: features & 1 << UInt64(VirtioFeature.ringIndirectDescriptors) != 0)
-            do {
-                queues.append(try Virtqueue(memory: memory, configuration: configuration))
-            } catch {
-                fail(.queue(index, error))
-                return
-            }
-        }
-        let context = VirtioActivation(
-            memory: memory, features: features, queues: queues,
-            interrupt: VirtioPCIInterrupt(transport: self, epoch: epoch), doorbell: doorbell.withLock { $0 })
-        do {
-            try device.activate(context)
-        } catch {
-            fail(.activationFailed(String(describing: error)))
-        }
-    }
-
-    /// Device reset (status 0): registers, vector assignments, ISR; then the device.
-    private func resetTransport() {
-        let hadISR = state.withLock { s in
-            s.common.reset()
-            s.live = false
-            s.epoch &+= 1
-            defer { s.isr = 0 }
-            return s.isr != 0
-        }
-        if hadISR { interruptLine?.set(level: false) }
-        device.reset()
-    }
-
-    /// DEVICE_NEEDS_RESET plus a configuration-change interrupt (section 2.1.2). The
-    /// device stops hearing kicks until the driver resets it.
-    private func fail(_ error: VirtioTransportError) {
-        state.withLock { s in
-            s.common.status |= VirtioDeviceStatus.needsReset
-            s.live = false
-            s.lastError = error
-        }
-        raiseConfigInterrupt()
-    }
-
-    // MARK: Interrupts (from device threads, through VirtioPCIInterrupt)
-
-    func signalUsed(queue: Int, epoch: UInt64) {
-        let vector: UInt16? = state.withLock { s in
-            guard s.live, s.epoch == epoch, queue >= 0, queue < s.common.queues.count else { return nil }
-            return s.common.queues[queue].msixVector
-        }
-        guard let vector else { return }
-        deliver(vector: vector, isrBit: 1)
-    }
-
-    func signalConfigChange(epoch: UInt64) {
-        let current = state.withLock { s in
-            guard s.epoch == epoch else { return false }
-            s.common.configGeneration &+= 1
-            return true
-        }
-        if current { raiseConfigInterrupt() }
-    }
-
-    func signalNeedsReset(epoch: UInt64) {
-        guard state.withLock({ $0.epoch == epoch }) else { return }
-        fail(.deviceError)
-    }
-
-    private func raiseConfigInterrupt() {
-        deliver(vector: state.withLock { $0.common.configMSIXVector }, isrBit: 2)
-    }
-
-    /// With MSI-X enabled, `vector` (nothing for NO_VECTOR); without, the ISR bit and
-    /// INTA# (section 4.1.5.3 and 4.1.5.4).
-    private func deliver(vector: UInt16, isrBit: UInt8) {
-        if msix.isEnabled {
-            if vector != VirtioPCILayout.noVector { msix.signal(vector: Int(vector)) }
-            return
-        }
-        state.withLock { $0.isr |= isrBit }
-        interruptLine?.set(level: true)
+        core.queueNotified(index)
     }
 }

@@ -1,4 +1,4 @@
-/// Why a virtio PCI device could not be built, or why it set DEVICE_NEEDS_RESET.
+/// Why a virtio device (on PCI or MMIO) could not be built, or why it set DEVICE_NEEDS_RESET.
 public enum VirtioTransportError: Error, Equatable, Sendable, CustomStringConvertible {
     // Building (machine-builder mistakes).
     case tooManyQueues(Int)
@@ -15,7 +15,7 @@ public enum VirtioTransportError: Error, Equatable, Sendable, CustomStringConver
     public var description: String {
         switch self {
         case .tooManyQueues(let count):
-            return "virtio device with \(count) queues: at most 255 fit the MSI-X table"
+            return "virtio device with \(count) queues: more than its transport addresses (255 on PCI, for MSI-X)"
         case .queueMaxSizeInvalid(let queue, let size):
             return "virtio queue \(queue) maximum size \(size) is not a power of two in 1...32768"
         case .configuration(let error):
