@@ -16,7 +16,9 @@ public final class VirtioVsock: VirtioDeviceCore, @unchecked Sendable {
     public static let queueSize: UInt16 = 256
     /// How long a host-initiated REQUEST waits for the guest's RESPONSE, and a closing
     /// connection for the guest's RST or the host's last read (milliseconds).
-    public static let defaultConnectTimeout: UInt64 = 2_000
+    /// Firecracker waits 2 s; a guest kernel on an emulating KVM (PVM) or a loaded host
+    /// was seen answering later than that, and a late RESPONSE then met no connection.
+    public static let defaultConnectTimeout: UInt64 = 5_000
     public static let defaultCloseTimeout: UInt64 = 10_000
     /// Control packets waiting for receive buffers at most; past it a guest that floods
     /// us without giving buffers loses its answers (and the connections they were for).
