@@ -10,8 +10,9 @@ import Glibc
 /// the output but never stops the guest.
 final class ConsoleOutput: @unchecked Sendable {
     // @unchecked: `buffer`, `inFlight`, `dropped` and `started` are read and written with `mutex` held;
-    // `fd` and `capacity` never change.
-    private let fd: Int32
+    // `sink` and `capacity` never change.
+    /// Writes one chunk, blocking as long as it must (it runs on the writer thread).
+    private let sink: @Sendable ([UInt8]) -> Void
     private let capacity: Int
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
@@ -21,8 +22,13 @@ final class ConsoleOutput: @unchecked Sendable {
     private var dropped = 0
     private var started = false
 
-    init(fd: Int32 = STDOUT_FILENO, capacity: Int = 1 << 20) {
-        self.fd = fd
+    convenience init(fd: Int32 = STDOUT_FILENO, capacity: Int = 1 << 20) {
+        self.init(capacity: capacity) { Self.writeWhole($0, to: fd) }
+    }
+
+    /// Output to `sink` (tests hand in one that blocks until they let it go).
+    init(capacity: Int, sink: @escaping @Sendable ([UInt8]) -> Void) {
+        self.sink = sink
         self.capacity = capacity
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&changed, nil)
@@ -78,7 +84,7 @@ final class ConsoleOutput: @unchecked Sendable {
                 inFlight = buffer.count
                 return buffer
             }
-            writeWhole(chunk)
+            sink(chunk)
             locked {
                 inFlight = 0
                 pthread_cond_broadcast(&changed)
@@ -91,12 +97,12 @@ final class ConsoleOutput: @unchecked Sendable {
             defer { buffer.removeAll() }
             return buffer
         }
-        writeWhole(chunk)
+        sink(chunk)
     }
 
-    /// Writes all of `bytes` (blocking: this is the writer's own thread), or gives up
-    /// on an error other than EINTR.
-    private func writeWhole(_ bytes: [UInt8]) {
+    /// Writes all of `bytes` to `fd` (blocking: this is the writer's own thread), or gives
+    /// up on an error other than EINTR (a reader that went away: EPIPE).
+    private static func writeWhole(_ bytes: [UInt8], to fd: Int32) {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
