@@ -13,10 +13,13 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop", "host", "self-decompressing"]
+VMMS = ["swiftlet", "qemu-microvm", "qemu-q35", "kvmloop", "host", "self-decompressing", "swiftlet-pci"]
 LABEL = {"swiftlet": "Swiftlet", "qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35",
          "kvmloop": "bare KVM loop", "host": "host baseline",
-         "self-decompressing": "Swiftlet, kernel decompresses itself"}
+         "self-decompressing": "Swiftlet, kernel decompresses itself",
+         # The virtio-mmio rows: their "swiftlet" column is `--transport mmio`, this one the
+         # same guest over virtio-pci, so "Swiftlet / Swiftlet over PCI" is mmio / PCI.
+         "swiftlet-pci": "Swiftlet over PCI"}
 MEM_MIB = 128
 # The CPU features KVM's emulator on PVM cannot run (and ERMS/FSRM, which it runs a
 # byte at a time), hidden from Linux under QEMU much as Swiftlet's conservative template
@@ -71,7 +74,7 @@ def apt_install(pkg):
     sh(["apt-get", "install", "-y", "-q", pkg], stdout=subprocess.DEVNULL)
 
 
-def setup(full, out, swiftlet=None):
+def setup(full, out, swiftlet=None, build_images=True):
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         sys.exit("bench: /dev/kvm is missing or not usable")
     if not shutil.which("qemu-system-x86_64"):
@@ -100,8 +103,8 @@ def setup(full, out, swiftlet=None):
         f.truncate(16 << 20)
     if full:
         # A fresh machine builds the images the boots need (the QEMU kernel: ~10 minutes
-        # on 2 cores, once; the cloud kernel is a download).
-        for image, pattern in [("qemu-kernel", "qemu-kernel*/vmlinux"), ("initramfs", "initramfs.cpio"),
+        # on 2 cores, once; the cloud kernel is a download), unless told to use what is there.
+        for image, pattern in [] if not build_images else [("qemu-kernel", "qemu-kernel*/vmlinux"), ("initramfs", "initramfs.cpio"),
                                ("cloud-kernel", "cloud-kernel/vmlinuz")]:
             if not glob.glob(os.path.join(os.path.expanduser("~/.cache/swiftlet"), pattern)):
                 sh(["scripts/images", image], cwd=REPO)
@@ -160,11 +163,12 @@ def tsc_mhz():
 TAP_HOST_IP = "10.0.2.1"
 
 
-def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False, net=False):
+def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False, net=False, mmio=False):
     """The VMM's command line for one guest with a console, a disk and an RNG.
 
     pci=True puts QEMU microvm's devices on PCI (pcie=on) instead of virtio-mmio,
-    for the guest's virtio driver, which speaks only virtio-pci. net=True adds a
+    for comparisons with Swiftlet's default virtio-pci. mmio=True puts Swiftlet's
+    devices on virtio-mmio (--transport mmio; QEMU microvm's default). net=True adds a
     virtio-net card on a tap with TAP_HOST_IP/24, the VMM in a network namespace of
     its own (unshare --net) so nothing leaves the machine.
     """
@@ -172,6 +176,8 @@ def command(env, vmm, kernel, args, cpus=1, mem=MEM_MIB, initrd=None, pci=False,
         return [env["kvmloop"], kernel, " ".join(args)]
     if vmm == "swiftlet":
         argv = [env["swiftlet"], "--cpus", str(cpus), "--block", env["disk"]]
+        if mmio:
+            argv += ["--transport", "mmio"]
         if initrd:
             argv += ["--initrd", initrd]
         if net:
@@ -378,47 +384,84 @@ def bench_exits(env, plan):
         # The bare loop has no devices: it only takes part in pio and mmio.
         vmms = plan.vmms + ([] if mode == "bench-rng" else ["kvmloop"])
         cmds = {v: command(env, v, env["guest"], args, pci=(mode == "bench-rng")) for v in vmms}
-        for v in vmms:
-            show(cmds[v])
-        vals = {v: [] for v in vmms}
-        for i in range(plan.exit_runs):
-            for v in vmms:
-                if v == "qemu-q35" and i >= plan.exit_runs_q35:
-                    continue
-                r = Run(cmds[v], timeout=600).check(f"{v} {mode}")
-                m = BENCH_LINE.search(r.text)
-                if not m:
-                    raise SystemExit(f"bench: {v} {mode}: no result line\n{r.text[-800:]}")
-                vals[v].append(round(int(m.group(3)) / mhz, 2))
+        vals = guest_loops(cmds, plan, mhz, mode)
         rows.append(row("exits", f"{mode.split('-')[1]} round trip", "us", vals, note=note))
+    # The same request over virtio-mmio: Swiftlet --transport mmio and QEMU microvm's own
+    # virtio-mmio, beside Swiftlet over PCI, all three interleaved.
+    args = ["mode=bench-rng", f"iters={plan.rng_iters}"]
+    cmds = {"swiftlet": command(env, "swiftlet", env["guest"], args + ["transport=mmio"], mmio=True),
+            "swiftlet-pci": command(env, "swiftlet", env["guest"], args),
+            "qemu-microvm": command(env, "qemu-microvm", env["guest"], args + ["transport=mmio"])}
+    vals = guest_loops(cmds, plan, mhz, "bench-rng over virtio-mmio")
+    rows.append(row("exits", "rng round trip over virtio-mmio", "us", vals,
+                    note="Swiftlet --transport mmio / QEMU microvm's virtio-mmio, against Swiftlet over PCI: "
+                         "kick (a QueueNotify write, one exit to an ioeventfd), the device's thread, the "
+                         "guest polling the used ring; no interrupt taken, so none of virtio-mmio's two "
+                         "exits per interrupt (InterruptStatus read, InterruptACK write)"))
     return rows
+
+
+def guest_loops(cmds, plan, mhz, what):
+    """Runs the test guest's bench modes interleaved (A B C A B C ...); microseconds per
+    iteration from its `bench ...` line, by the host's TSC frequency."""
+    for argv in cmds.values():
+        show(argv)
+    vals = {v: [] for v in cmds}
+    for i in range(plan.exit_runs):
+        for v, argv in cmds.items():
+            if v == "qemu-q35" and i >= plan.exit_runs_q35:
+                continue
+            r = Run(argv, timeout=600).check(f"{v} {what}")
+            m = BENCH_LINE.search(r.text)
+            if not m:
+                raise SystemExit(f"bench: {v} {what}: no result line\n{r.text[-800:]}")
+            vals[v].append(round(int(m.group(3)) / mhz, 2))
+    return vals
 
 
 # ---- Linux boot ---------------------------------------------------------
 
 def bench_boot(env, plan):
     kernel, initrd = env.get("SWIFTLET_QEMU_VMLINUX"), env.get("SWIFTLET_INITRAMFS")
+    with_qemu = bool(kernel)
+    if not kernel:
+        # QEMU cannot complete the test kernel's INT3 self-test here; Swiftlet can, so
+        # without the QEMU kernel (--no-image-builds) Swiftlet's transports still compare.
+        kernel = env.get("SWIFTLET_TEST_VMLINUX")
     if not kernel or not initrd:
         say("\n== boot: skipped (no qemu-kernel or initramfs; run scripts/images all)")
         return []
     say(f"\n== boot: exec -> '{RUN_INIT}' ({os.path.basename(os.path.dirname(kernel))}/vmlinux, "
-        "uncompressed initramfs, 256 MiB); QEMU q35 left out (~270 s a boot here)")
-    vmms = ["swiftlet", "qemu-microvm"]
+        "uncompressed initramfs, 256 MiB); QEMU q35 left out (~270 s a boot here)"
+        + ("" if with_qemu else "; QEMU microvm left out too (no qemu-kernel: scripts/images qemu-kernel)"))
     base = ["console=ttyS0", "earlyprintk=serial"]
-    cmds = {"swiftlet": command(env, "swiftlet", kernel, base, mem=256, initrd=initrd),
+    # Swiftlet over virtio-pci (its default) and over virtio-mmio (no PCI at all, so the
+    # kernel is told pci=off), QEMU microvm over its virtio-mmio; boots interleaved.
+    cmds = {"swiftlet-pci": command(env, "swiftlet", kernel, base, mem=256, initrd=initrd),
+            "swiftlet-mmio": command(env, "swiftlet", kernel, base + ["pci=off"], mem=256, initrd=initrd,
+                                     mmio=True),
             "qemu-microvm": command(env, "qemu-microvm", kernel, base + LINUX_HIDE.split(),
                                     mem=256, initrd=initrd)}
-    for v in vmms:
-        show(cmds[v])
-    vals = {v: [] for v in vmms}
+    if not with_qemu:
+        del cmds["qemu-microvm"]
+    for argv in cmds.values():
+        show(argv)
+    vals = {v: [] for v in ["swiftlet-pci", "swiftlet-mmio", "qemu-microvm"]}
     for i in range(plan.boot_runs):
-        for v in vmms:
-            r = Run(cmds[v], until=RUN_INIT, timeout=900).check(f"{v} Linux boot", want_status=(0, 143, -15, 1))
+        for v, argv in cmds.items():
+            r = Run(argv, until=RUN_INIT, timeout=900).check(f"{v} Linux boot", want_status=(0, 143, -15, 1))
             if r.marker is None:
                 raise SystemExit(f"bench: {v} did not reach /init\n{r.text[-1500:]}")
             vals[v].append(round(r.marker, 1))
             say(f"  {v} run {i + 1}: {r.marker:.1f} s")
-    return [row("boot", "exec -> 'Run /init'", "s", vals)]
+    return [row("boot", "exec -> 'Run /init'", "s",
+                {"swiftlet": vals["swiftlet-pci"], "qemu-microvm": vals["qemu-microvm"]},
+                note="Swiftlet over virtio-pci, QEMU microvm over virtio-mmio"),
+            row("boot", "exec -> 'Run /init', Swiftlet over virtio-mmio", "s",
+                {"swiftlet": vals["swiftlet-mmio"], "swiftlet-pci": vals["swiftlet-pci"],
+                 "qemu-microvm": vals["qemu-microvm"]},
+                note="Swiftlet --transport mmio with pci=off, against the same boots over virtio-pci "
+                     "and QEMU microvm's virtio-mmio (its command line as above, no pci=off)")]
 
 
 def bench_decompression(env, plan):

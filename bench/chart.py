@@ -14,8 +14,9 @@ except ImportError:
     sys.exit(2)
 
 LABEL = {"qemu-microvm": "QEMU microvm", "qemu-q35": "QEMU q35", "kvmloop": "bare KVM loop",
-         "host": "host baseline (fio, tap loop)"}
-COLOR = {"qemu-microvm": "tab:blue", "qemu-q35": "tab:orange", "kvmloop": "tab:gray", "host": "tab:green"}
+         "host": "host baseline (fio, tap loop)", "swiftlet-pci": "Swiftlet over PCI (mmio rows)"}
+COLOR = {"qemu-microvm": "tab:blue", "qemu-q35": "tab:orange", "kvmloop": "tab:gray", "host": "tab:green",
+         "swiftlet-pci": "tab:purple"}
 
 
 def main(src, png):
