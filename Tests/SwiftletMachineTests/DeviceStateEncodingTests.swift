@@ -1,0 +1,67 @@
+import Testing
+import SwiftletDevices
+import SwiftletMachine
+import SwiftletMemory
+import SwiftletSnapshot
+
+@Suite struct DeviceStateEncodingTests {
+    private let queue = VirtqueueState(
+        configuration: VirtqueueConfiguration(
+            size: 256, descriptorTable: GuestAddress(0x10_0000), availRing: GuestAddress(0x10_1000),
+            usedRing: GuestAddress(0x10_2000), eventIndex: true, indirectDescriptors: false,
+            maxChainBytes: 1 << 20),
+        nextAvailIndex: 0xfff0, nextUsedIndex: 0xffee, signalledUsedIndex: 0xffe0, notificationsEnabled: false)
+
+    private func reader(_ bytes: [UInt8]) -> ByteReader {
+        ByteReader(SnapshotSection(.device, payload: bytes))
+    }
+
+    @Test func aVirtqueueStateRoundTrips() throws {
+        var writer = ByteWriter()
+        queue.encode(into: &writer)
+        var r = reader(writer.bytes)
+        #expect(try VirtqueueState(from: &r) == queue)
+        try r.finish()
+    }
+
+    @Test func aShortOrUnknownVirtqueueStateIsRefused() throws {
+        var writer = ByteWriter()
+        queue.encode(into: &writer)
+        for cut in [0, 1, 20, writer.bytes.count - 1] {
+            var r = reader(Array(writer.bytes.prefix(cut)))
+            #expect(throws: SnapshotError.self) { try VirtqueueState(from: &r) }
+        }
+        var bytes = writer.bytes
+        bytes[2 + 8 * 4] |= 0x80  // the flags byte: an unknown bit
+        var r = reader(bytes)
+        #expect(throws: SnapshotError.self) { try VirtqueueState(from: &r) }
+    }
+
+    private var pci: VirtioPCIState {
+        VirtioPCIState(
+            configuration: (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7) },
+            msix: MSIXState(table: (0..<48).map { UInt8($0) }, pending: [false, true, false]),
+            transport: VirtioTransportState(
+                status: 0x0F, deviceFeatureSelect: 1, driverFeatureSelect: 0, driverFeatures: 0x3_0000_0020,
+                configMSIXVector: 0, configGeneration: 3, queueSelect: 1,
+                queues: [
+                    .init(size: 256, msixVector: 1, enabled: true, descriptorTable: 0x10_0000, driverArea: 0x10_1000,
+                          deviceArea: 0x10_2000),
+                    .init(size: 8, msixVector: 0xFFFF, enabled: false, descriptorTable: 0, driverArea: 0, deviceArea: 0),
+                ],
+                interruptStatus: 1, live: true, queuePositions: [queue, nil]))
+    }
+
+    @Test func aVirtioPCIStateRoundTrips() throws {
+        var writer = ByteWriter()
+        pci.encode(into: &writer)
+        var r = reader(writer.bytes)
+        #expect(try VirtioPCIState(from: &r) == pci)
+        try r.finish()
+        // Every cut short of the end is refused, never read past.
+        for cut in stride(from: 0, to: writer.bytes.count, by: 97) {
+            var short = reader(Array(writer.bytes.prefix(cut)))
+            #expect(throws: SnapshotError.self) { try VirtioPCIState(from: &short) }
+        }
+    }
+}
