@@ -64,4 +64,23 @@ import SwiftletSnapshot
             #expect(throws: SnapshotError.self) { try VirtioPCIState(from: &short) }
         }
     }
+
+    @Test func legacyStatesRoundTrip() throws {
+        let uart = Serial8250State(
+            ier: 1, lcr: 3, mcr: 0x0B, scr: 0x5A, divisorLow: 1, divisorHigh: 0, fifosEnabled: true,
+            thrInterruptPending: false, overrun: true, msrDeltas: 2, input: Array("hello".utf8))
+        let cmos = CMOSRTCState(index: 0x40, ram: (0..<128).map { UInt8($0) })
+        var writer = ByteWriter()
+        uart.encode(into: &writer)
+        cmos.encode(into: &writer)
+        var r = reader(writer.bytes)
+        #expect(try Serial8250State(from: &r) == uart)
+        #expect(try CMOSRTCState(from: &r) == cmos)
+        try r.finish()
+
+        var short = ByteWriter()
+        CMOSRTCState(index: 0, ram: [1, 2]).encode(into: &short)
+        var s = reader(short.bytes)
+        #expect(throws: SnapshotError.self) { try CMOSRTCState(from: &s) }
+    }
 }

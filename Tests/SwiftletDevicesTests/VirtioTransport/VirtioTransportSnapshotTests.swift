@@ -55,6 +55,9 @@ import SwiftletTestSupport
         // Kicks reach the restored device.
         VirtioPCIDriver(device: restored).notify(queue: 0)
         #expect(device.notified == [0])
+        // The machine's kick after a restore reaches every enabled queue once.
+        restored.kickQueuesAfterRestore()
+        #expect(device.notified == [0, 0, 1])
     }
 
     @Test func aStoppedFunctionIsRestoredWithoutStartingIt() throws {
@@ -66,6 +69,8 @@ import SwiftletTestSupport
         let restored = try VirtioPCIDevice(device: device, memory: f.memory, msiDelivery: PCIMSIRecorder())
         try restored.restoreState(saved)
         #expect(device.activations.isEmpty)
+        restored.kickQueuesAfterRestore()
+        #expect(device.notified.isEmpty)
         #expect(restored.status == f.transport.status)
     }
 

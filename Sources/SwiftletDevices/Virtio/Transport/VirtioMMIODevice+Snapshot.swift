@@ -7,4 +7,7 @@ extension VirtioMMIODevice {
     public func restoreState(_ saved: VirtioTransportState) throws(VirtioTransportError) {
         try core.restoreState(saved)
     }
+
+    /// See `VirtioTransportCore.kickQueuesAfterRestore`.
+    public func kickQueuesAfterRestore() { core.kickQueuesAfterRestore() }
 }

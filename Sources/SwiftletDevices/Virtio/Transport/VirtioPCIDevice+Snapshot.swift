@@ -37,3 +37,8 @@ extension VirtioPCIDevice {
         try core.restoreState(saved.transport)
     }
 }
+
+extension VirtioPCIDevice {
+    /// See `VirtioTransportCore.kickQueuesAfterRestore`.
+    public func kickQueuesAfterRestore() { core.kickQueuesAfterRestore() }
+}

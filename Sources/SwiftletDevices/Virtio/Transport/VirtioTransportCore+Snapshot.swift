@@ -68,3 +68,13 @@ extension VirtioTransportCore {
         }
     }
 }
+
+extension VirtioTransportCore {
+    /// After a restore, once the machine is wired: kicks every enabled queue of a live
+    /// device once. A kick the guest wrote just before the snapshot may have been caught
+    /// by an ioeventfd the old process never read, and the driver will not repeat it.
+    func kickQueuesAfterRestore() {
+        let count = state.withLock { s in s.live ? s.common.queues.count : 0 }
+        for index in 0..<count { notify(queue: index) }
+    }
+}
