@@ -83,4 +83,22 @@ import SwiftletSnapshot
         var s = reader(short.bytes)
         #expect(throws: SnapshotError.self) { try CMOSRTCState(from: &s) }
     }
+
+    @Test func deviceSectionsRoundTripAndRefuseWhatIsNotOurs() throws {
+        let devices = [
+            DeviceSnapshot(name: "virtio-blk-rootfs", state: .virtioPCI(pci)),
+            DeviceSnapshot(name: "virtio-rng", state: .virtioMMIO(pci.transport)),
+            DeviceSnapshot(name: "com1", state: .cmos(CMOSRTCState(index: 0, ram: Array(repeating: 7, count: 128)))),
+        ]
+        for device in devices {
+            #expect(try DeviceSnapshot(device.section) == device)
+            var section = device.section
+            section.payload.append(0)  // a byte past what was written
+            #expect(throws: SnapshotError.self) { try DeviceSnapshot(section) }
+            section = device.section
+            section.payload[0] = 9  // an unknown kind
+            #expect(throws: SnapshotError.self) { try DeviceSnapshot(section) }
+        }
+        #expect(throws: SnapshotError.self) { try DeviceSnapshot(SnapshotSection(.config, payload: [1])) }
+    }
 }
