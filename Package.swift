@@ -44,7 +44,7 @@ let package = Package(
             name: "SwiftletMachine",
             dependencies: [
                 "SwiftletMemory", "SwiftletHost", "SwiftletBoot", "SwiftletACPI", "SwiftletDevices", "SwiftletKVM",
-                "CSystem",
+                "SwiftletSnapshot", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Firecracker's REST API on a Unix socket, and its JSON configuration file: requests
@@ -83,7 +83,7 @@ let package = Package(
             name: "SwiftletMachineTests",
             dependencies: [
                 "SwiftletMachine", "SwiftletDevices", "SwiftletHost", "SwiftletMemory", "SwiftletTestSupport",
-                .product(name: "Logging", package: "swift-log"),
+                "SwiftletSnapshot", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftletTestSupport"]),
     ]

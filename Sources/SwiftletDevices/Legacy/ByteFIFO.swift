@@ -31,6 +31,9 @@ struct ByteFIFO: Sendable {
         return byte
     }
 
+    /// The queued bytes, oldest first (for a snapshot).
+    var contents: [UInt8] { (0..<count).map { storage[(head + $0) % storage.count] } }
+
     mutating func removeAll() {
         head = 0
         count = 0

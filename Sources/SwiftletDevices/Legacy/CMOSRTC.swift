@@ -33,15 +33,15 @@ public final class CMOSRTC: BusDevice {
     /// Register D: valid RAM and time (the battery is good).
     static let validRAM: UInt8 = 0x80
 
-    private struct State {
+    struct State {
         var index = 0
         var ram: [UInt8]
         /// The clock's second when register C was last read, to report update cycles since.
         var lastUpdateSeen: Int64
     }
 
-    private let state: Mutex<State>
-    private let clock: @Sendable () -> Int64
+    let state: Mutex<State>
+    let clock: @Sendable () -> Int64
 
     /// The host's wall clock in seconds since the Unix epoch.
     public static let systemClock: @Sendable () -> Int64 = { Int64(time(nil)) }

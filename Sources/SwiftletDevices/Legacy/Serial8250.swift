@@ -16,15 +16,15 @@ public final class Serial8250: BusDevice {
     /// The register window: eight ports.
     public static let windowSize: UInt64 = 8
 
-    private struct State {
+    struct State {
         var registers: UART16550Registers
         var lineLevel = false
         /// `receive` turned bytes away; tell `inputSpace` when room appears.
         var inputRefused = false
     }
 
-    private let state: Mutex<State>
-    private let line: any InterruptLine
+    let state: Mutex<State>
+    let line: any InterruptLine
     private let output: @Sendable ([UInt8]) -> Void
     private let inputSpace: (@Sendable () -> Void)?
 

@@ -156,6 +156,38 @@ public final class MSIXCapability: Sendable {
         return outcome.enabled
     }
 
+    // MARK: Snapshot
+
+    /// The vector table and pending bits. Enable and function mask live in config space
+    /// and come back with it (`configurationWritten`).
+    public var snapshotState: MSIXState {
+        state.withLock { MSIXState(table: $0.table, pending: $0.pending) }
+    }
+
+    /// Takes back a snapshot's table and pending bits, after config space was restored.
+    /// Every vector whose message differs from the power-on one is reported to the
+    /// delivery (`vectorChanged`), so the machine installs its MSI route again before any
+    /// vCPU runs; pending vectors now unmasked are delivered.
+    public func restore(_ saved: MSIXState, configuration: PCIConfigurationSpace) throws(PCIConfigurationError) {
+        guard saved.table.count == vectorCount * Self.entrySize, saved.pending.count == vectorCount else {
+            throw .stateMismatch("MSI-X state for \(saved.pending.count) vectors, the device has \(vectorCount)")
+        }
+        let control = UInt16(truncatingIfNeeded: configuration.read(offset: capabilityOffset + 2, size: 2))
+        update { s in
+            s.table = saved.table
+            // Reserved bits are dropped as a guest write would drop them.
+            for vector in 0..<vectorCount {
+                let base = vector * Self.entrySize
+                s.table[base] &= 0xFC
+                s.table[base + 12] &= 1
+                for i in 13...15 { s.table[base + i] = 0 }
+            }
+            s.pending = saved.pending
+            s.enabled = control & Self.controlEnable != 0
+            s.functionMasked = control & Self.controlFunctionMask != 0
+        }
+    }
+
     /// Function reset: disabled, every vector masked and cleared, nothing pending.
     public func reset() {
         update { s in s = State(vectors: vectorCount) }
@@ -199,6 +231,17 @@ public final class MSIXCapability: Sendable {
             value |= UInt64(bytes[Int(at)]) << UInt64(8 * lane)
         }
         return value
+    }
+}
+
+/// MSI-X's table bytes and pending bits, as a snapshot keeps them.
+public struct MSIXState: Sendable, Equatable {
+    public var table: [UInt8]
+    public var pending: [Bool]
+
+    public init(table: [UInt8], pending: [Bool]) {
+        self.table = table
+        self.pending = pending
     }
 }
 

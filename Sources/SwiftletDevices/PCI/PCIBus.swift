@@ -111,6 +111,13 @@ public final class PCIBus: Sendable {
         }
     }
 
+    /// After devices took back a snapshot's configuration space: map their BARs where the
+    /// snapshot had them and tell `onBARChange` (which places the ioeventfds), before any
+    /// vCPU runs.
+    public func remapAfterRestore() {
+        serial.withLock { _ in reconcile() }
+    }
+
     // MARK: Configuration access
 
     /// A config read (1, 2 or 4 bytes); absent devices and functions read all ones.

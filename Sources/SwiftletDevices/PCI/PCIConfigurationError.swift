@@ -6,6 +6,8 @@ public enum PCIConfigurationError: Error, Equatable, Sendable, CustomStringConve
     case barInUse(Int)
     case noRoomForCapability(id: UInt8, length: Int)
     case msixVectorCountInvalid(Int)
+    /// A snapshot's configuration space or MSI-X state has the wrong shape for this device.
+    case stateMismatch(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum PCIConfigurationError: Error, Equatable, Sendable, CustomStringConve
             return "PCI capability 0x\(String(id, radix: 16)) of \(length) bytes does not fit in config space"
         case .msixVectorCountInvalid(let count):
             return "MSI-X vector count \(count) is not in 1...2048"
+        case .stateMismatch(let detail):
+            return "PCI snapshot state does not fit this device: \(detail)"
         }
     }
 }

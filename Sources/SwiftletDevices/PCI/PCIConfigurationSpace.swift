@@ -164,6 +164,21 @@ public struct PCIConfigurationSpace: Sendable {
         return changes
     }
 
+    // MARK: Snapshot
+
+    /// The whole space, as a snapshot keeps it.
+    public var snapshotBytes: [UInt8] { bytes }
+
+    /// Takes back a snapshot's bytes through the writable masks only: what the guest could
+    /// have written (BAR addresses, command, capability controls) comes back; IDs and
+    /// capability layout stay as this device was built, so a state file cannot forge them.
+    public mutating func restore(snapshotBytes saved: [UInt8]) throws(PCIConfigurationError) {
+        guard saved.count == bytes.count else {
+            throw .stateMismatch("configuration space of \(saved.count) bytes, expected \(bytes.count)")
+        }
+        for i in bytes.indices { bytes[i] = (bytes[i] & ~writable[i]) | (saved[i] & writable[i]) }
+    }
+
     /// Back to the values as built: BARs unassigned, command zero, capabilities reset.
     public mutating func reset() {
         bytes = powerOnBytes

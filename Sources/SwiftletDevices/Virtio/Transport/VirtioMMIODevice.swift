@@ -24,7 +24,7 @@ public final class VirtioMMIODevice: BusDevice {
     public var device: any VirtioDevice { core.device }
     public var memory: GuestMemory { core.memory }
     public let name: String
-    private let core: VirtioTransportCore
+    let core: VirtioTransportCore
     private let serial = Mutex<Void>(())
 
     /// Wraps `device` for virtio-mmio; `interrupt` is its own edge-triggered IOAPIC pin:

@@ -20,8 +20,8 @@ public final class VirtioPCIDevice: PCIDevice {
     public let msix: MSIXCapability
     public let name: String
     private let pciCfgOffset: Int
-    private let core: VirtioTransportCore
-    private let config: Mutex<PCIConfigurationSpace>
+    let core: VirtioTransportCore
+    let config: Mutex<PCIConfigurationSpace>
     private let serial = Mutex<Void>(())
 
     /// Wraps `device` for PCI. MSI-X messages go to `msiDelivery`; `interruptLine`, if

@@ -13,9 +13,9 @@ import SwiftletMemory
 final class VirtioTransportCore: Sendable {
     let device: any VirtioDevice
     let memory: GuestMemory
-    private let route: VirtioInterruptRoute
+    let route: VirtioInterruptRoute
 
-    private struct State {
+    struct State {
         var common: VirtioCommonConfig
         /// The ISR (PCI) or InterruptStatus (MMIO) bits: 1 used buffers, 2 config change.
         var isr: UInt8 = 0
@@ -26,7 +26,10 @@ final class VirtioTransportCore: Sendable {
         var lastError: VirtioTransportError?
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
+    /// The queues handed to the device at its last activation, kept so a snapshot can read
+    /// their positions (only while the device thread is parked); emptied at reset.
+    let activeQueues = Mutex<[Virtqueue?]>([])
     /// How the machine kicks a queue from the host side (`setDoorbell`).
     private let doorbell = Mutex<(@Sendable (Int) -> Void)?>(nil)
 
@@ -132,6 +135,7 @@ final class VirtioTransportCore: Sendable {
             defer { s.isr = 0 }
             return s.isr != 0
         }
+        activeQueues.withLock { $0 = [] }
         if hadISR { route.line(false) }
         device.reset()
     }
@@ -145,8 +149,9 @@ final class VirtioTransportCore: Sendable {
         }
     }
 
-    /// DRIVER_OK: build the queues from the driver's addresses and start the device.
-    private func activate() {
+    /// DRIVER_OK: build the queues from the driver's addresses and start the device. A
+    /// restore passes each queue's saved position instead of starting them at 0.
+    func activate(restoring positions: [VirtqueueState?] = []) {
         let (common, epoch) = state.withLock { s in
             s.live = true
             return (s.common, s.epoch)
@@ -164,7 +169,15 @@ final class VirtioTransportCore: Sendable {
                 eventIndex: features & 1 << UInt64(VirtioFeature.ringEventIndex) != 0,
                 indirectDescriptors: features & 1 << UInt64(VirtioFeature.ringIndirectDescriptors) != 0)
             do {
-                queues.append(try Virtqueue(memory: memory, configuration: configuration))
+                if index < positions.count, let position = positions[index] {
+                    guard position.configuration == configuration else {
+                        fail(.stateMismatch("queue \(index)'s position does not match its registers"))
+                        return
+                    }
+                    queues.append(try Virtqueue(memory: memory, state: position))
+                } else {
+                    queues.append(try Virtqueue(memory: memory, configuration: configuration))
+                }
             } catch {
                 fail(.queue(index, error))
                 return
@@ -173,6 +186,7 @@ final class VirtioTransportCore: Sendable {
         let context = VirtioActivation(
             memory: memory, features: features, queues: queues,
             interrupt: VirtioTransportInterrupt(core: self, epoch: epoch), doorbell: doorbell.withLock { $0 })
+        activeQueues.withLock { $0 = queues }
         do {
             try device.activate(context)
         } catch {

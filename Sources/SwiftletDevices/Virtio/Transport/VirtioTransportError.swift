@@ -12,6 +12,9 @@ public enum VirtioTransportError: Error, Equatable, Sendable, CustomStringConver
     case activationFailed(String)
     case deviceError
 
+    // A snapshot that does not fit this device.
+    case stateMismatch(String)
+
     public var description: String {
         switch self {
         case .tooManyQueues(let count):
@@ -30,6 +33,8 @@ public enum VirtioTransportError: Error, Equatable, Sendable, CustomStringConver
             return "virtio device failed to start: \(reason)"
         case .deviceError:
             return "virtio device reported an unrecoverable error"
+        case .stateMismatch(let detail):
+            return "virtio snapshot state does not fit this device: \(detail)"
         }
     }
 }
