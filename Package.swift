@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "SwiftletMachine", "SwiftletAPI",
+                "SwiftletMachine", "SwiftletAPI", "SwiftletHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
