@@ -5,16 +5,18 @@ import Testing
 /// Guest RAM stays out of core dumps: the kernel shows MADV_DONTDUMP as the `dd` flag in the
 /// mapping's VmFlags line of /proc/self/smaps.
 @Suite struct GuestMemoryDumpTests {
-    /// The VmFlags of the mapping that starts at `address`, or nil if there is none.
+    /// The VmFlags of the mapping that holds `address`, or nil if there is none.
     func vmFlags(ofMappingAt address: UInt64) throws -> [Substring]? {
-        let smaps = try String(contentsOfFile: "/proc/self/smaps", encoding: .utf8)
+        // /proc files report size 0: read to the end rather than trust a size.
+        let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/smaps"))
+        defer { try? handle.close() }
+        let smaps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
         var inMapping = false
         for line in smaps.split(separator: "\n") {
             // A mapping's header: "start-end perms offset dev inode [path]".
-            if let dash = line.firstIndex(of: "-"), let start = UInt64(line[..<dash], radix: 16),
-                line[line.index(after: dash)...].first?.isHexDigit == true
-            {
-                inMapping = start == address
+            let range = line.prefix { $0 != " " }.split(separator: "-")
+            if range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16) {
+                inMapping = start <= address && address < end
             } else if inMapping, line.hasPrefix("VmFlags:") {
                 return line.dropFirst("VmFlags:".count).split(separator: " ")
             }

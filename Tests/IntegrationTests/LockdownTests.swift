@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// What the process gives up after set-up (ProcessLockdown): with --uid/--gid it runs as
+/// nobody with no capabilities, and the guest still boots, reads its disk and survives a
+/// reset, since everything privileged was opened before the drop.
+@Suite struct LockdownTests {
+    static let nobody = ["--uid", "65534", "--gid", "65534"]
+
+    /// Root (or CAP_SETUID/CAP_SETGID) to drop from, and KVM to run on.
+    func requirePrivilegeAndKVM(_ test: String) throws {
+        guard TestEnvironment.hasKVM else { try TestEnvironment.skipped(test, because: "/dev/kvm is absent") }
+        guard getuid() == 0 else { try TestEnvironment.skipped(test, because: "not root: there is no privilege to drop") }
+    }
+
+    /// The lines of /proc/PID/status as key → value.
+    static func status(of pid: Int32) throws -> [String: String] {
+        let text = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return fields
+    }
+
+    /// A counting guest, watched while it runs: once it prints, set-up is long over.
+    @Test func noCapabilitiesAfterStartUp() throws {
+        try requirePrivilegeAndKVM("no capabilities after start-up")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.swiftletBinary)
+        process.arguments = Self.nobody + ["64", TestEnvironment.testGuest, "mode=counter", "interval_ms=50", "count_lines=200"]
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFTLET_KEEP_INHERITED_FDS"] = "1"  // Process watches an inherited socket (main.swift)
+        process.environment = env
+        let stdout = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+        // The first counter line comes from the guest, which runs only after the lockdown.
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("\n") {
+            let chunk = stdout.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            seen.append(chunk)
+        }
+        #expect(!seen.isEmpty, "the guest printed nothing")
+        let fields = try Self.status(of: process.processIdentifier)
+        #expect(fields["CapEff"] == "0000000000000000", "\(fields)")
+        #expect(fields["CapPrm"] == "0000000000000000", "\(fields)")
+        #expect(fields["Uid"]?.split(separator: "\t").allSatisfy { $0 == "65534" } == true, "\(fields["Uid"] ?? "")")
+        #expect(fields["Gid"]?.split(separator: "\t").allSatisfy { $0 == "65534" } == true, "\(fields["Gid"] ?? "")")
+        #expect(fields["Groups"] == "", "supplementary groups kept: \(fields["Groups"] ?? "")")
+        #expect(fields["NoNewPrivs"] == "1")
+        // Every thread shares the credentials (glibc's setuid reaches all of them).
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task") {
+            let text = try String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(task)/status", encoding: .utf8)
+            #expect(text.contains("CapEff:\t0000000000000000"), "thread \(task) kept capabilities")
+        }
+    }
+
+    @Test func theGuestStillReadsItsDiskAfterTheDrop() throws {
+        try requirePrivilegeAndKVM("a disk after the privilege drop")
+        let dir = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let disk = dir.appendingPathComponent("disk.img")
+        try Data(count: 4 << 20).write(to: disk)
+        // Only root may open it: the guest can reach it only through what was opened before.
+        chmod(disk.path, 0o600)
+        let run = try Swiftlet.run(
+            Self.nobody + ["--verbose", "--block=\(disk.path)", "64", TestEnvironment.testGuest,
+                           "mode=virtio-all", "require=console,blk,rng", "console_rx=0", "expect_sectors=8192",
+                           "blk_write=1", "blk_read=1"], timeout: 120)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(run.stderr.contains("locked down:"), "\(run.stderr)")
+        for check in ["blk-init", "blk-write", "blk-flush", "blk-read"] {
+            #expect(run.stdout.contains("ok \(check)\n"), "no 'ok \(check)' in \(run.stdout)")
+        }
+    }
+
+    /// A reset builds a new KVM VM from the /dev/kvm descriptor opened as root.
+    @Test func theGuestSurvivesAResetAfterTheDrop() throws {
+        try requirePrivilegeAndKVM("a reset after the privilege drop")
+        let run = try Swiftlet.run(
+            Self.nobody + ["--verbose", "--reset-limit", "1", "64", TestEnvironment.testGuest, "mode=reset-acpi"], timeout: 120)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(run.stderr.contains("locked down:"), "\(run.stderr)")
+        #expect(run.stderr.contains("booting it again (boot 2)"), "\(run.stderr)")
+        #expect(run.stdout.contains("testguest: second start, powering off"))
+    }
+
+    /// A drop the process may not make ends start-up with one line, before the guest runs:
+    /// root without CAP_SETGID and CAP_SETUID (setpriv takes them out of the bounding set,
+    /// so they are gone after exec) cannot even clear its supplementary groups.
+    @Test func aDropThatFailsEndsStartUp() throws {
+        try requirePrivilegeAndKVM("a failed drop")
+        let run = try Swiftlet.run(Self.nobody + ["64", TestEnvironment.testGuest, "mode=counter"], timeout: 60,
+                                   launcher: ["/usr/bin/setpriv", "--bounding-set", "-setuid,-setgid", "--"])
+        #expect(run.status == 1, "stderr: \(run.stderr)")
+        #expect(run.stderr == "swiftlet: cannot lock the process down: setgroups failed: Operation not permitted\n")
+        #expect(run.stdout.isEmpty, "the guest ran: \(run.stdout)")
+    }
+}
