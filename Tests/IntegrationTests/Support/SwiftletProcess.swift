@@ -34,9 +34,6 @@ enum Swiftlet {
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
-        // Process watches an inherited socket for our exit: swiftlet must not close it
-        // (main.swift). LockdownTests checks the closing with a spawn of its own.
-        env["SWIFTLET_KEEP_INHERITED_FDS"] = "1"
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
