@@ -150,4 +150,34 @@ import Testing
         }
         #expect(!open.contains(secret), "the inherited descriptor is still open: \(open)")
     }
+
+    /// In API mode the drop waits for InstanceStart: before it the process keeps what it
+    /// needs to open what PUTs name; after it, nothing. A late PATCH /drives then opens its
+    /// file as nobody.
+    @Test func apiModeDropsAtInstanceStart() throws {
+        try requirePrivilegeAndKVM("the drop at InstanceStart")
+        guard FileManager.default.isExecutableFile(atPath: Curl.path) else {
+            try TestEnvironment.skipped("the drop at InstanceStart", because: "curl is absent (\(Curl.path))")
+        }
+        let directory = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let socket = directory.appendingPathComponent("api.sock").path
+        let vm = try APISocketTests.APIProcess(["--api-sock", socket] + Self.nobody, directory: directory, socket: socket)
+        #expect(vm.waitFor(10) { FileManager.default.fileExists(atPath: socket) }, "no socket: \(vm.stderrText)")
+        let pid = vm.process.processIdentifier
+        #expect(try Self.status(of: pid)["CapEff"] != "0000000000000000", "privileges dropped before InstanceStart")
+
+        for (path, body) in [
+            ("/machine-config", #"{"vcpu_count": 1, "mem_size_mib": 64}"#),
+            ("/boot-source", #"{"kernel_image_path": "\#(TestEnvironment.testGuest)", "boot_args": "mode=counter interval_ms=50 count_lines=60"}"#),
+        ] {
+            #expect(try Curl.request(socket, "PUT", path, body).status == 204, "\(path)")
+        }
+        #expect(try Curl.request(socket, "PUT", "/actions", #"{"action_type": "InstanceStart"}"#).status == 204)
+        let fields = try Self.status(of: pid)
+        #expect(fields["CapEff"] == "0000000000000000", "\(fields)")
+        #expect(fields["Uid"]?.split(separator: "\t").allSatisfy { $0 == "65534" } == true, "\(fields["Uid"] ?? "")")
+        #expect(vm.waitFor(30) { vm.lineCount("count ") >= 3 }, "the counter did not start: \(vm.stdoutText)")
+        #expect(vm.exitStatus(within: 60) == 0, "\(vm.stderrText)")
+    }
 }
