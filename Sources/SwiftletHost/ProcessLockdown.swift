@@ -19,6 +19,10 @@ public struct ProcessLockdown: Sendable, Equatable {
     /// Whether a crash may leave a core dump (RLIMIT_CORE). Off unless asked: guest RAM is
     /// MADV_DONTDUMP already, but device buffers and queues on our heap are guest data too.
     public var allowCoreDumps: Bool
+    /// Whether the vCPU and device threads run under their seccomp filters
+    /// (SeccompFilter); off for debugging and sanitizer builds, whose runtimes make calls
+    /// the filters forbid.
+    public var seccomp: Bool
 
     /// Descriptors the run may open after set-up, beyond those it holds then: up to 256
     /// vsock streams, 10 API connections, a disk replaced by PATCH now and then, and a
@@ -26,15 +30,17 @@ public struct ProcessLockdown: Sendable, Equatable {
     /// before it opens its own, so it needs the same numbers again, not more).
     public static let descriptorMargin = 1024
 
-    public init(uid: UInt32? = nil, gid: UInt32? = nil, allowCoreDumps: Bool = false) {
+    public init(uid: UInt32? = nil, gid: UInt32? = nil, allowCoreDumps: Bool = false, seccomp: Bool = true) {
         self.uid = uid
         self.gid = gid
         self.allowCoreDumps = allowCoreDumps
+        self.seccomp = seccomp
     }
 
     /// One line for the log: what was given up.
     public var summary: String {
-        var parts = ["core dumps \(allowCoreDumps ? "allowed" : "off")", "descriptors capped", "no new privileges"]
+        var parts = ["core dumps \(allowCoreDumps ? "allowed" : "off")", "descriptors capped", "no new privileges",
+                     "seccomp \(seccomp ? "on" : "off")"]
         if let uid { parts.append("uid \(uid)") }
         if let gid { parts.append("gid \(gid)") }
         return parts.joined(separator: ", ")

@@ -13,5 +13,12 @@ struct LockdownOptions: ParsableArguments {
     @Flag(name: .customLong("allow-core-dumps"), help: "Leave RLIMIT_CORE as it is (guest RAM stays out of dumps either way).")
     var allowCoreDumps = false
 
-    var lockdown: ProcessLockdown { ProcessLockdown(uid: uid, gid: gid, allowCoreDumps: allowCoreDumps) }
+    @Option(name: .long, help: ArgumentHelp("on, or off: no seccomp filters (debugging; sanitizer builds need it).", valueName: "on|off"))
+    var seccomp: Switch = .on
+
+    enum Switch: String, ExpressibleByArgument { case on, off }
+
+    var lockdown: ProcessLockdown {
+        ProcessLockdown(uid: uid, gid: gid, allowCoreDumps: allowCoreDumps, seccomp: seccomp == .on)
+    }
 }

@@ -66,4 +66,9 @@ static inline unsigned long long csystem_soft_limit(int resource) {
     return limit.rlim_cur;
 }
 
+// seccomp's SIGSYS: one line naming the thread and the call, then death by SIGSYS
+// (csystem.c). The kind names the calling thread: 1 vCPU, 2 device.
+void csystem_set_thread_kind(int kind);
+int csystem_install_sigsys_handler(void);
+
 #endif

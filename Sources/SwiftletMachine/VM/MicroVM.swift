@@ -115,9 +115,11 @@ public final class MicroVM: VMController, @unchecked Sendable {
                 throw VMError("cannot start a host thread")
             }
         }
-        return RunResources(
+        var resources = RunResources(
             config: config, kvm: kvm, host: host, devices: devices, control: control, gate: gate, console: console,
             cmos: CMOSRTC(), consoleOutput: output.write, logger: logger)
+        resources.seccomp = frontEnd.lockdown?.seccomp ?? false
+        return resources
     }
 
     private func build(_ resources: RunResources) throws(VMError) -> GuestBoot {
