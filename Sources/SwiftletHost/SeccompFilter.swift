@@ -96,11 +96,21 @@ public enum SeccompFilter {
     /// KVM's own ioctls (type 0xAE) and nothing else: KVM_RUN, and what an exit's device
     /// handling asks of the VM (ioeventfds for moved BARs, GSI routing, IRQ lines).
     static let kvmIoctls = Rule("ioctl", .masked(1, 0xFF00, 0xAE00))
+    /// The tun driver's (type 'T'): a virtio-net driver's feature choice reaches the tap
+    /// (TUNSETOFFLOAD, TUNSETVNETHDRSZ) from whichever thread wrote the device's status.
+    static let tunIoctls = Rule("ioctl", .masked(1, 0xFF00, 0x5400))
 
-    static let vcpuOnly: [Rule] = [kvmIoctls]
+    /// A vCPU's register writes start and stop devices: DRIVER_OK adds the device's
+    /// descriptors (tap, vsock timer) to the event loop, a reset takes them out, closes
+    /// its streams and flushes its disk.
+    static let vcpuOnly: [Rule] = [
+        kvmIoctls, tunIoctls,
+        Rule("epoll_ctl"), Rule("eventfd2"), Rule("timerfd_create"), Rule("timerfd_settime"), Rule("fcntl"),
+        Rule("shutdown"), Rule("fdatasync"), Rule("fsync"),
+    ]
 
     static let deviceOnly: [Rule] = [
-        kvmIoctls,
+        kvmIoctls, tunIoctls,
         Rule("epoll_wait"), Rule("epoll_pwait"), Rule("epoll_ctl"),
         // Disks and taps.
         Rule("readv"), Rule("writev"), Rule("preadv"), Rule("pwritev"), Rule("pread64"), Rule("pwrite64"),
@@ -111,7 +121,7 @@ public enum SeccompFilter {
         Rule("connect"), Rule("accept"), Rule("accept4"), Rule("shutdown"),
         Rule("recvfrom"), Rule("sendto"), Rule("recvmsg"), Rule("sendmsg"),
         Rule("getsockopt"), Rule("setsockopt"),
-        Rule("timerfd_settime"), Rule("timerfd_gettime"), Rule("eventfd2"), Rule("poll"), Rule("ppoll"),
+        Rule("timerfd_create"), Rule("timerfd_settime"), Rule("timerfd_gettime"), Rule("eventfd2"), Rule("poll"), Rule("ppoll"),
     ]
 }
 
