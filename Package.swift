@@ -28,10 +28,12 @@ let package = Package(
         .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // seccomp-bpf filters compiled from named calls and argument checks.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
 
         .target(name: "SwiftletMemory"),
         // Host primitives: eventfds and the epoll event loop that serves devices.
-        .target(name: "SwiftletHost", dependencies: ["CSystem"]),
+        .target(name: "SwiftletHost", dependencies: ["CSystem", "CSeccomp"]),
         .target(
             name: "SwiftletBoot",
             dependencies: ["SwiftletMemory", "CZlib", "CLZMA", "CLZ4", "CZstd"]),
@@ -55,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "SwiftletMachine", "SwiftletAPI",
+                "SwiftletMachine", "SwiftletAPI", "SwiftletHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -21,6 +21,8 @@ struct RunResources: Sendable {
     let cmos: CMOSRTC
     let consoleOutput: @Sendable ([UInt8]) -> Void
     let logger: Logger
+    /// Whether each vCPU and device thread installs its seccomp filter as it starts.
+    var seccomp = false
 }
 
 /// One boot of the guest, from empty memory to its end: a reset throws all of this away
@@ -86,7 +88,7 @@ final class GuestBoot: Sendable {
         for line in entry.summary.description.split(separator: "\n") { logger.debug("\(line)") }
 
         let vcpus = try Self.makeVCPUs(count: config.cpus, vm: vm, host: run.host, entry: entry)
-        threads = try BootThreads(vcpus: vcpus, loop: loop, gate: run.gate, control: run.control) {
+        threads = try BootThreads(vcpus: vcpus, loop: loop, gate: run.gate, control: run.control, seccomp: run.seccomp) {
             [memory, ports, mmio, control = run.control, gate = run.gate] vcpu in
             VCPURunner(vcpu: vcpu, memory: memory, ports: ports, mmio: mmio, control: control, gate: gate, logger: logger)
         }

@@ -1,4 +1,5 @@
 import Logging
+import SwiftletHost
 
 /// The seed's command line as a front end over `MicroVM`: the guest's console is our
 /// terminal (raw while it runs), stop signals stop it in order, and a guest reset boots
@@ -9,9 +10,9 @@ import Logging
 /// `BootThreads` and `VCPURunner` (the exit loop), then the devices.
 public enum Machine {
     /// Runs the guest described by `config`; returns swiftlet's exit status.
-    public static func run(_ config: MachineConfig, logger: Logger) -> Int32 {
+    public static func run(_ config: MachineConfig, lockdown: ProcessLockdown? = nil, logger: Logger) -> Int32 {
         HostSignals.install()
-        let vm = MicroVM(frontEnd: VMFrontEnd(), logger: logger)
+        let vm = MicroVM(frontEnd: VMFrontEnd(lockdown: lockdown), logger: logger)
         guard HostSignals.startWatcher(onSignal: { vm.stop(signal: $0) }) else {
             logger.error("cannot start a host thread")
             return ExitStatus.vmmError.rawValue

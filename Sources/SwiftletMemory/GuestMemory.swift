@@ -19,6 +19,11 @@ public final class GuestMemory: @unchecked Sendable {
     public let regions: [GuestRegion]
 
     private init(base: UnsafeMutableRawPointer, mappingSize: Int, regions: [GuestRegion]) {
+        // The guest's RAM is the guest's secrets (keys, its users' data) and may hold
+        // anything a hostile guest wants a crash report to carry: keep it out of core
+        // dumps. Advice only; a kernel that refuses it changes nothing else, so the result
+        // is not checked (MADV_DONTDUMP has existed since Linux 3.4).
+        _ = madvise(base, mappingSize, MADV_DONTDUMP)
         self.base = base
         self.mappingSize = mappingSize
         self.regions = regions

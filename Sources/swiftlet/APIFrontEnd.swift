@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import Logging
 import SwiftletAPI
+import SwiftletHost
 import SwiftletMachine
 
 /// The API front end: Firecracker's command line, the socket server and the config
@@ -17,7 +18,7 @@ enum APIFrontEnd {
         }
     }
 
-    static func main(arguments: [String], makeController: (Logger) -> any VMController) -> Int32 {
+    static func main(arguments: [String], makeController: (Logger, ProcessLockdown) -> any VMController) -> Int32 {
         let command: FirecrackerCommand
         do {
             var parsed = try FirecrackerCommand.parseAsRoot(arguments)
@@ -44,7 +45,7 @@ enum APIFrontEnd {
         let sink = LogSink(instanceID: command.id)
         LoggingSystem.bootstrap { label in SinkLogHandler(sink: sink) }
         let logger = Logger(label: "swiftlet")
-        let controller = makeController(logger)
+        let controller = makeController(logger, command.lockdownOptions.lockdown)
         let api = FirecrackerAPI(controller: controller,
                                  options: .init(instanceID: command.id, enablePCI: command.enablePCI, verbose: command.verbose),
                                  logSink: sink)

@@ -64,6 +64,8 @@ struct FirecrackerCommand: ParsableCommand {
     @Option(name: .customLong("metadata"), help: ArgumentHelp("MMDS metadata: not supported yet (refused).", valueName: "file"))
     var metadata: String?
 
+    @OptionGroup var lockdownOptions: LockdownOptions
+
     @Option(name: .customLong("start-time-us"), help: .hidden) var startTimeUs: UInt64?
     @Option(name: .customLong("start-time-cpu-us"), help: .hidden) var startTimeCPUUs: UInt64?
     @Option(name: .customLong("parent-cpu-time-us"), help: .hidden) var parentCPUTimeUs: UInt64?

@@ -5,6 +5,7 @@ import ArgumentParser
 import Logging
 import SwiftletBoot
 import SwiftletKVM
+import SwiftletHost
 import SwiftletMachine
 
 struct SwiftletCommand: ParsableCommand {
@@ -80,6 +81,8 @@ struct SwiftletCommand: ParsableCommand {
     @Option(name: .customLong("reset-window"),
             help: ArgumentHelp("The reboot-loop guard's window, in seconds.", valueName: "seconds"))
     var resetWindow: Double = MachineConfig.defaultResetWindow
+
+    @OptionGroup var lockdownOptions: LockdownOptions
 
     @Argument(help: ArgumentHelp("Guest memory in MiB.", valueName: "mem-in-mb"))
     var memory: String
@@ -159,7 +162,7 @@ struct SwiftletCommand: ParsableCommand {
             handler.logLevel = config.verbose ? .trace : .notice
             return handler
         }
-        return Machine.run(config, logger: Logger(label: "swiftlet"))
+        return Machine.run(config, lockdown: command.lockdownOptions.lockdown, logger: Logger(label: "swiftlet"))
     }
 
 }

@@ -31,9 +31,10 @@ import Testing
         print(f"received {count} in_order={in_order} intact={intact}", flush=True)
         """
 
-    /// Over virtio-pci and over virtio-mmio alike.
-    @Test(arguments: ["pci", "mmio"])
-    func testGuestTalksToTheHostThroughATap(transport: String) throws {
+    /// Over virtio-pci and over virtio-mmio alike; and as nobody (--uid/--gid 65534), when
+    /// the tap was opened as root before the drop and serves on.
+    @Test(arguments: zip(["pci", "mmio", "pci"], [false, false, true]))
+    func testGuestTalksToTheHostThroughATap(transport: String, asNobody: Bool) throws {
         guard TestEnvironment.hasKVM, FileManager.default.fileExists(atPath: "/dev/net/tun") else {
             try TestEnvironment.skipped("virtio-net test guest", because: "/dev/kvm or /dev/net/tun is absent")
         }
@@ -50,7 +51,7 @@ import Testing
         defer { if listener.isRunning { listener.terminate() } }
 
         let guest = try Swiftlet.run(
-            ["--transport", transport, "--tunnet=10.0.2.1", "64", TestEnvironment.testGuest, "transport=\(transport)",
+            (asNobody ? ["--uid", "65534", "--gid", "65534"] : []) + ["--transport", transport, "--tunnet=10.0.2.1", "64", TestEnvironment.testGuest, "transport=\(transport)",
              "mode=virtio-net", "net_ip=10.0.2.15", "net_host=10.0.2.1",
              "net_ping=20", "net_ping_size=1400", "net_udp=1000", "net_udp_port=7777"],
             timeout: 300, launcher: ["/usr/sbin/ip", "netns", "exec", namespace])

@@ -21,11 +21,14 @@ final class BootThreads<VCPU: HypervisorVCPU>: @unchecked Sendable {
     /// How a vCPU thread is pulled out of a blocking KVM_RUN: a signal whose handler does
     /// nothing (HostSignals.kick); tests whose fakes return on `requestExit` pass nothing.
     private let kickSignal: Int32?
+    /// Whether each thread installs its seccomp filter first (off for in-process tests).
+    private let seccomp: Bool
     private let running = Mutex<[(VCPU, HostThread)]>([])
     private var loopThread: HostThread?
 
     init(vcpus: [VCPU], loop: EventLoop, gate: PauseGate, control: RunControl, kickSignal: Int32? = HostSignals.kick,
-         makeRunner: @escaping (VCPU) -> VCPURunner<VCPU>) throws(HostError) {
+         seccomp: Bool = false, makeRunner: @escaping (VCPU) -> VCPURunner<VCPU>) throws(HostError) {
+        self.seccomp = seccomp
         self.vcpus = vcpus
         self.loop = loop
         self.gate = gate
@@ -44,8 +47,8 @@ final class BootThreads<VCPU: HypervisorVCPU>: @unchecked Sendable {
         gate.join(vcpus.count + 1)
         for vcpu in vcpus {
             let runner = makeRunner(vcpu)
-            let thread = HostThread { [gate] in
-                runner.run()
+            let thread = HostThread { [gate, control, seccomp] in
+                if Self.filter(.vcpu, if: seccomp, control: control) { runner.run() }
                 gate.leave()
             }
             if thread.start() {
@@ -55,8 +58,8 @@ final class BootThreads<VCPU: HypervisorVCPU>: @unchecked Sendable {
                 control.finish(.failure("cannot start a thread for vCPU \(vcpu.id)"))
             }
         }
-        let thread = HostThread { [loop, gate] in
-            loop.run()
+        let thread = HostThread { [loop, gate, control, seccomp] in
+            if Self.filter(.device, if: seccomp, control: control) { loop.run() }
             gate.leave()
         }
         if thread.start() {
@@ -64,6 +67,19 @@ final class BootThreads<VCPU: HypervisorVCPU>: @unchecked Sendable {
         } else {
             gate.leave()
             control.finish(.failure("cannot start the device I/O thread"))
+        }
+    }
+
+    /// Installs the calling thread's seccomp filter when asked; false (the run ended with
+    /// the reason) when it cannot be installed: no thread runs unfiltered by accident.
+    private static func filter(_ kind: SeccompFilter.ThreadKind, if wanted: Bool, control: RunControl) -> Bool {
+        guard wanted else { return true }
+        do {
+            try SeccompFilter.enter(kind)
+            return true
+        } catch {
+            control.finish(.failure("cannot install the \(kind.rawValue) thread's seccomp filter: \(error)"))
+            return false
         }
     }
 

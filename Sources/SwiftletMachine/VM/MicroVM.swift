@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import SwiftletACPI
 import SwiftletDevices
+import SwiftletHost
 import SwiftletKVM
 
 /// A virtual machine with a life a front end drives: built from a validated
@@ -53,6 +54,12 @@ public final class MicroVM: VMController, @unchecked Sendable {
                 let first = try build(resources)
                 boot.withLock { $0 = first }
                 self.resources.withLock { $0 = resources }
+                // Everything that needs privilege is open now (/dev/kvm, disks, taps, the
+                // first VM); what follows, resets included, needs none of it.
+                if let lockdown = frontEnd.lockdown {
+                    do { try lockdown.apply() } catch { throw VMError("cannot lock the process down: \(error)") }
+                    logger.info("locked down: \(lockdown.summary)")
+                }
                 if frontEnd.rawTerminal { terminal.makeRaw() }
                 // The supervisor takes the boot from `boot`: a capture here would keep the
                 // first boot's memory and descriptors alive for the whole run.
@@ -108,9 +115,11 @@ public final class MicroVM: VMController, @unchecked Sendable {
                 throw VMError("cannot start a host thread")
             }
         }
-        return RunResources(
+        var resources = RunResources(
             config: config, kvm: kvm, host: host, devices: devices, control: control, gate: gate, console: console,
             cmos: CMOSRTC(), consoleOutput: output.write, logger: logger)
+        resources.seccomp = frontEnd.lockdown?.seccomp ?? false
+        return resources
     }
 
     private func build(_ resources: RunResources) throws(VMError) -> GuestBoot {
@@ -263,10 +272,15 @@ public struct VMFrontEnd: Sendable {
     /// A terminal on stdin goes raw while the guest runs (^C belongs to the guest, three
     /// within a second end swiftlet) and is put back on every way out.
     public var rawTerminal: Bool
+    /// What the process gives up once the first boot is built (limits, user and group);
+    /// nil for none, as in tests that run a VM inside the test process.
+    public var lockdown: ProcessLockdown?
 
-    public init(consoleFD: Int32 = STDOUT_FILENO, consoleInput: Bool = true, rawTerminal: Bool = true) {
+    public init(consoleFD: Int32 = STDOUT_FILENO, consoleInput: Bool = true, rawTerminal: Bool = true,
+                lockdown: ProcessLockdown? = nil) {
         self.consoleFD = consoleFD
         self.consoleInput = consoleInput
         self.rawTerminal = rawTerminal
+        self.lockdown = lockdown
     }
 }

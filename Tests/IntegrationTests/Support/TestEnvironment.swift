@@ -17,8 +17,17 @@ enum TestEnvironment {
         return value
     }
 
+    /// Set once, on first use, not on every call: a setenv races other threads' getenv.
+    private static let keepInheritedDescriptors: Void = { setenv("SWIFTLET_KEEP_INHERITED_FDS", "1", 1) }()
+
+    /// The binary under test. Asking for it also sets SWIFTLET_KEEP_INHERITED_FDS=1 in our
+    /// environment, which every child inherits (through `ip netns exec` and shells too):
+    /// Foundation's Process watches a socket it leaves in the child for the child's exit,
+    /// and a swiftlet that closed it at start (main.swift) would look dead to it while it
+    /// runs, and stall the reaping of every other child until it ends.
     static var swiftletBinary: String {
-        variable("SWIFTLET_BINARY") ?? packageRoot + "/.build/debug/swiftlet"
+        _ = keepInheritedDescriptors
+        return variable("SWIFTLET_BINARY") ?? packageRoot + "/.build/debug/swiftlet"
     }
 
     static var testGuest: String {
