@@ -88,4 +88,43 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: socket), "the socket outlived swiftlet")
         #expect(ns.interfaces.contains("fctap0"), "swiftlet removed a tap that was not its own")
     }
+
+    /// The other half of what InstanceStart builds for Linux: Firecracker's configuration
+    /// file (no socket), a root drive, and the `pci=off` Firecracker's clients add. Our
+    /// `root=/dev/vda rw` must reach the kernel, which mounts the ext4 drive read-write over
+    /// virtio-mmio (the API's transport) and finds no init on it; the test stops there.
+    @Test func linuxFromAConfigFileMountsItsRootDriveOverMMIO() throws {
+        guard TestEnvironment.hasKVM else {
+            try TestEnvironment.skipped("Linux root drive from a config file", because: "/dev/kvm is absent")
+        }
+        guard let kernel = TestEnvironment.testVmlinux else {
+            Issue.record("test kernel missing; run scripts/images test-kernel (scripts/test does)")
+            return
+        }
+        let directory = try TestEnvironment.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let image = directory.appendingPathComponent("root.ext4")
+        try Data(count: 32 << 20).write(to: image)
+        let mkfs = Process()
+        mkfs.executableURL = URL(fileURLWithPath: "/sbin/mkfs.ext4")
+        mkfs.arguments = ["-q", "-F", image.path]
+        try mkfs.run()
+        mkfs.waitUntilExit()
+        try #require(mkfs.terminationStatus == 0, "mkfs.ext4 failed")
+        let config = directory.appendingPathComponent("vm.json")
+        try Data("""
+            {"boot-source": {"kernel_image_path": "\(kernel)", "boot_args": "console=ttyS0 reboot=k panic=1 pci=off"},
+             "drives": [{"drive_id": "rootfs", "path_on_host": "\(image.path)", "is_root_device": true, "is_read_only": false}],
+             "machine-config": {"vcpu_count": 1, "mem_size_mib": 256}}
+            """.utf8).write(to: config)
+        let run = try Swiftlet.run(["--config-file", config.path, "--no-api"], timeout: 900,
+                                   until: "EXT4-fs (vda): mounted filesystem")
+        let log = run.stdout
+        #expect(run.stoppedAtMarker, "vda was never mounted; tail: \(log.suffix(3000)) stderr: \(run.stderr.suffix(1500))")
+        #expect(log.contains("pci=off") && log.contains("root=/dev/vda rw"), "our root arguments are not on the kernel's line")
+        // No PCI bus exists: the disk virtio_blk drives is our virtio-mmio one.
+        #expect(log.contains("virtio_blk virtio") && log.contains("[vda] 65536 512-byte logical blocks"), "no virtio disk")
+        #expect(!log.contains("PCI host bridge"), "a PCI host bridge was found although the devices are on virtio-mmio")
+        #expect(log.contains("EXT4-fs (vda): mounted filesystem") && !log.contains("mounted filesystem readonly"))
+    }
 }
