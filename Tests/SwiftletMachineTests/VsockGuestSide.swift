@@ -140,10 +140,19 @@ final class VsockGuestSide: @unchecked Sendable {
     func resetDevice() { lock.withLock { _ in device.reset() } }
 }
 
-/// A lock a closure can capture.
-final class Lock: Sendable {
-    private let mutex = Mutex(())
-    func withLock<R>(_ body: (()) throws -> R) rethrows -> R { try mutex.withLock { _ in try body(()) } }
+/// A lock a closure can capture. A pthread mutex rather than Synchronization's Mutex:
+/// ThreadSanitizer (scripts/tsan) sees pthread locking, while Mutex's futex wait happens
+/// in the uninstrumented standard library, so the harness's own locking read as races.
+final class Lock: @unchecked Sendable {
+    // @unchecked: `mutex` is only used through pthread_mutex_lock/unlock.
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<R>(_ body: (()) throws -> R) rethrows -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body(())
+    }
 }
 
 /// A host program's end: a blocking Unix socket with a receive timeout.
